@@ -59,7 +59,9 @@ def set_github_repo(repo, root=_ROOT):
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise ValueError(f"{repo!r} is not a GitHub 'owner/name'.")
     changed = []
-    for path in [Path(__file__), root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]:
+    for path in [root / "helpers" / "colab.py", root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]:
+        if not path.is_file():
+            continue
         text = path.read_text()
         new = text
         for pattern in _REPO_PATTERNS:

@@ -8,6 +8,7 @@ Environment variables:
 """
 
 import os
+import warnings
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,9 @@ def import_tensorflow():
         os.close(saved)
         os.close(devnull)
     tf.get_logger().setLevel("ERROR")
+    # Keras warns that fit's default shuffle=True is ignored for a tf.data input; our datasets
+    # shuffle themselves (helpers.data.image_dataset), so the warning is only noise.
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     return tf, keras
 
 

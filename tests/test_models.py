@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from helpers.config import import_tensorflow
+from helpers.models import ConvAutoencoder
+
+tf, keras = import_tensorflow()
+
+
+@pytest.mark.parametrize("input_shape, output_shape", [
+    ((32, 32, 3), None), ((32, 32, 3), (16, 16, 1)), ((28, 28, 1), (32, 32, 1)),
+])
+def test_output_shape_and_range(input_shape, output_shape):
+    keras.utils.set_random_seed(0)
+    model = ConvAutoencoder(input_shape, output_shape, latent_dim=8, filters=(4, 8) if input_shape[0] == 28 else (4, 8, 8))
+    x = np.random.default_rng(0).random((3, *input_shape)).astype(np.float32)
+    y = model(x).numpy()
+    assert y.shape == (3, *(output_shape or input_shape))
+    assert y.min() >= 0 and y.max() <= 1
+    assert model.encoder(x).shape == (3, 8)
+
+
+def test_rejects_shapes_it_cannot_build():
+    with pytest.raises(ValueError, match="divisible"):
+        ConvAutoencoder((30, 30, 3), filters=(4, 8, 8))
+    with pytest.raises(ValueError, match="4 \\* 2\\*\\*k"):
+        ConvAutoencoder((32, 32, 3), output_shape=(24, 24, 1))
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = ConvAutoencoder((16, 16, 1), latent_dim=4, filters=(4, 8))
+    model.compile("adam", "mse")
+    x = np.random.default_rng(1).random((4, 16, 16, 1)).astype(np.float32)
+    model.fit(x, x, epochs=1, verbose=0)
+    model.save(tmp_path / "ae.keras")
+    loaded = keras.models.load_model(tmp_path / "ae.keras")
+    assert isinstance(loaded, ConvAutoencoder) and loaded.latent_dim == 4
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_training_reduces_the_reconstruction_error():
+    keras.utils.set_random_seed(0)
+    x = np.zeros((64, 16, 16, 1), np.float32)
+    x[:, 4:12, 4:12] = 1.0  # one bright square: easy to learn
+    model = ConvAutoencoder((16, 16, 1), latent_dim=4, filters=(8, 8))
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    before = model.evaluate(x, x, verbose=0)
+    model.fit(x, x, epochs=30, batch_size=16, verbose=0)
+    after = model.evaluate(x, x, verbose=0)
+    assert after < before / 5
