@@ -266,7 +266,19 @@ def to_float(x):
     return np.asarray(x, np.float32) / 255.0
 
 
-def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0):
+def binarize(x, seed=0):
+    """A fixed random binarization: pixel ``i`` becomes 1 with probability ``x_i / 255``.
+
+    Args:
+        x: uint8 images ``(N, H, W, C)``.
+
+    Returns:
+        float32 array of 0s and 1s, same shape; the same for the same ``seed``.
+    """
+    return (np.random.default_rng(seed).random(x.shape) < to_float(x)).astype(np.float32)
+
+
+def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0, binarize=False):
     """A ``tf.data.Dataset`` of ``(input, target)`` batches, for ``fit``, ``evaluate`` and ``predict``.
 
     Feeding ``fit`` from ``tf.data`` avoids the seconds that Keras spends converting a large numpy
@@ -277,12 +289,17 @@ def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0):
         targets: array ``(N, ...)`` or ``None`` to use the inputs as targets (an autoencoder).
         batch_size: images per batch.
         shuffle: reshuffle every epoch (with ``seed``); use ``False`` for evaluation.
+        binarize: dynamic binarization: every time an image is drawn, each pixel becomes 1 with
+            probability equal to its value in [0, 1], else 0 (only with ``targets=None``: the
+            target is the same binary image).
 
     Returns:
         ``tf.data.Dataset`` yielding ``(x, y)`` float32 batches.
     """
     import tensorflow as tf
 
+    if binarize and targets is not None:
+        raise ValueError("binarize=True makes the target the binarized input: pass targets=None.")
     targets = inputs if targets is None else targets
     if len(inputs) != len(targets):
         raise ValueError(f"inputs and targets differ in length: {len(inputs)} vs {len(targets)}.")
@@ -290,8 +307,18 @@ def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0):
     def scale(a):
         return tf.cast(a, tf.float32) / 255.0 if a.dtype == tf.uint8 else tf.cast(a, tf.float32)
 
+    # A Generator keeps its state between epochs, so every epoch draws new binary images (a
+    # stateful op inside map would restart from the same seed with each new iterator).
+    generator = tf.random.Generator.from_seed(seed)
+
+    def prepare(x, y):
+        x, y = scale(x), scale(y)
+        if binarize:
+            x = y = tf.cast(generator.uniform(tf.shape(x)) < x, tf.float32)
+        return x, y
+
     ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
     if shuffle:
         ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (scale(x), scale(y)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,61 +1,103 @@
-"""Models the notebooks share."""
+"""Models the notebooks share: a plain convolutional autoencoder and a variational autoencoder."""
 
-import math
 
 import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
 from keras import layers
+
+from helpers import losses
+
+tfd = tfp.distributions
+
+LOG_VAR_RANGE = (-12.0, 8.0)  # sigma between 0.0025 and 55: keeps exp(log_var) finite early in training
+
+
+def check_divisible(shape, filters, what):
+    """Raise a clear error unless height and width of ``shape`` are divisible by ``2**len(filters)``."""
+    scale = 2 ** len(filters)
+    if len(shape) != 3 or shape[0] % scale or shape[1] % scale:
+        raise ValueError(f"{what} {tuple(shape)}: expected (height, width, channels) with height and "
+                         f"width divisible by 2**len(filters) = {scale}.")
+
+
+def conv_encoder(input_shape, filters, hidden_units, output_dim, condition_dim=0, name="encoder"):
+    """Stride-2 3x3 convolutions, flatten, an optional dense layer, then ``output_dim`` numbers.
+
+    With ``condition_dim > 0`` the model takes a second input (e.g. a one-hot label) that is
+    concatenated to the flattened features.
+    """
+    x = image = keras.Input(input_shape)
+    for f in filters:
+        x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    inputs = [image]
+    if condition_dim:
+        inputs.append(keras.Input((condition_dim,)))
+        x = layers.Concatenate()([x, inputs[1]])
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu")(x)
+    return keras.Model(inputs if condition_dim else image, layers.Dense(output_dim)(x), name=name)
+
+
+def conv_decoder(output_shape, filters, hidden_units, latent_dim, condition_dim=0, activation=None,
+                 name="decoder"):
+    """The mirror of ``conv_encoder``: dense layers, a small grid, stride-2 transposed convolutions.
+
+    The grid is ``output_shape`` divided by ``2**len(filters)``. Returns ``(batch, *output_shape)``:
+    logits with ``activation=None``, else the activation of them.
+    """
+    h, w, c = output_shape
+    scale = 2 ** len(filters)
+    x = z = keras.Input((latent_dim,))
+    inputs = [z]
+    if condition_dim:
+        inputs.append(keras.Input((condition_dim,)))
+        x = layers.Concatenate()(inputs)
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu")(x)
+    x = layers.Dense((h // scale) * (w // scale) * filters[-1], activation="relu")(x)
+    x = layers.Reshape((h // scale, w // scale, filters[-1]))(x)
+    for f in reversed(filters):
+        x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(x)
+    outputs = layers.Conv2DTranspose(c, 3, padding="same", activation=activation)(x)
+    return keras.Model(inputs if condition_dim else z, outputs, name=name)
 
 
 @keras.saving.register_keras_serializable(package="helpers")
 class ConvAutoencoder(keras.Model):
     """A convolutional autoencoder ``x' = decoder(encoder(x))``, a plain (not variational) one.
 
-    Encoder: ``len(filters)`` 3x3 convolutions with stride 2 (each halves height and width), then a
-    dense layer to a code ``z`` of ``latent_dim`` numbers. Decoder: a dense layer back to a 4x4 grid,
-    stride-2 transposed convolutions up to the output size, and a sigmoid so outputs lie in [0, 1].
+    Encoder (``conv_encoder``): ``len(filters)`` 3x3 convolutions with stride 2 (each halves height
+    and width), then a dense layer to a code ``z`` of ``latent_dim`` numbers. Decoder
+    (``conv_decoder``): a dense layer to a small grid, stride-2 transposed convolutions up to the
+    output size, and a sigmoid so outputs lie in [0, 1].
 
     The output shape need not equal the input shape: notebook 01 maps 32x32x3 colour images to
     16x16x1 grayscale targets. Train it with ``compile(loss=...)`` and ``fit`` as any Keras model.
 
     Args:
         input_shape: ``(H, W, C)`` of the inputs; ``H`` and ``W`` divisible by ``2**len(filters)``.
-        output_shape: ``(H, W, C)`` of the outputs; ``H`` and ``W`` equal to ``4 * 2**k``. Default:
-            ``input_shape``.
+        output_shape: ``(H, W, C)`` of the outputs, the same rule. Default: ``input_shape``.
         latent_dim: size of the code ``z``.
         filters: channels of the encoder's convolutions (the decoder uses them in reverse).
+        hidden_units: width of a dense layer between the convolutions and ``z`` (0: none), as in
+            ``VAE``, so that the two can share an architecture.
     """
 
     def __init__(self, input_shape=(32, 32, 3), output_shape=None, latent_dim=64,
-                 filters=(32, 64, 128), **kwargs):
+                 filters=(32, 64, 128), hidden_units=0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(input_shape)
         self.target_shape = tuple(output_shape or input_shape)
         self.latent_dim = int(latent_dim)
         self.filters = tuple(filters)
-        h, w, _ = self.image_shape
-        out_h, out_w, out_c = self.target_shape
-        steps = int(round(math.log2(out_h / 4))) if out_h >= 4 else -1
-        if h % 2 ** len(self.filters) or w % 2 ** len(self.filters):
-            raise ValueError(f"input_shape {self.image_shape}: height and width must be divisible by "
-                             f"2**len(filters) = {2 ** len(self.filters)}.")
-        if out_h != out_w or steps < 0 or 4 * 2 ** steps != out_h:
-            raise ValueError(f"output_shape {self.target_shape}: height and width must be equal and "
-                             f"of the form 4 * 2**k (4, 8, 16, 32, ...).")
-
-        x = inputs = keras.Input(self.image_shape)
-        for f in self.filters:
-            x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(x)
-        z = layers.Dense(self.latent_dim, name="z")(layers.Flatten()(x))
-        self.encoder = keras.Model(inputs, z, name="encoder")
-
-        up_filters = [self.filters[-1 - min(i, len(self.filters) - 1)] for i in range(steps + 1)]
-        x = z_in = keras.Input((self.latent_dim,))
-        x = layers.Dense(4 * 4 * up_filters[0], activation="relu")(x)
-        x = layers.Reshape((4, 4, up_filters[0]))(x)
-        for f in up_filters[1:]:
-            x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(x)
-        outputs = layers.Conv2D(out_c, 3, padding="same", activation="sigmoid")(x)
-        self.decoder = keras.Model(z_in, outputs, name="decoder")
+        self.hidden_units = int(hidden_units)
+        check_divisible(self.image_shape, self.filters, "input_shape")
+        check_divisible(self.target_shape, self.filters, "output_shape")
+        self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, self.latent_dim)
+        self.decoder = conv_decoder(self.target_shape, self.filters, self.hidden_units, self.latent_dim,
+                                    activation="sigmoid")
         self.build((None, *self.image_shape))
 
     def call(self, x):
@@ -64,4 +106,162 @@ class ConvAutoencoder(keras.Model):
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape,
                 "output_shape": self.target_shape, "latent_dim": self.latent_dim,
-                "filters": self.filters}
+                "filters": self.filters, "hidden_units": self.hidden_units}
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class Sampling(layers.Layer):
+    """The reparameterization trick: ``z = mu + sigma * eps`` with ``eps ~ N(0, I)``.
+
+    The randomness sits in ``eps``, which does not depend on the weights, so gradients flow from
+    ``z`` back to ``mu`` and ``log_var``.
+
+    Call with ``[mu, log_var]``, each ``(batch, latent_dim)``; returns ``z``, ``(batch, latent_dim)``.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        mu, log_var = inputs
+        eps = keras.random.normal(keras.ops.shape(mu), seed=self.seed_generator)
+        return mu + keras.ops.exp(0.5 * log_var) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class VAE(keras.Model):
+    """A variational autoencoder for images with pixels in [0, 1] and a Bernoulli likelihood.
+
+    - encoder ``q(z|x) = N(mu(x), diag(exp(log_var(x))))``, log-variance clamped to ``LOG_VAR_RANGE``;
+    - prior ``p(z) = N(0, I)``;
+    - decoder ``p(x|z) = prod_i Bernoulli(x_i; sigmoid(logits_i(z)))``.
+
+    Training minimises the negative ELBO (``losses.elbo_terms``), in nats per image:
+    ``loss = mean over the batch of [reconstruction + beta * kl]``, where ``reconstruction`` is
+    ``-log p(x|z)`` summed over pixels and ``kl`` is ``KL(q(z|x) || p(z))`` summed over latent
+    dimensions. ``beta`` is a non-trainable weight, so a callback may change it during training.
+
+    ``model(x)`` returns the decoded pixel probabilities at the posterior mean, ``(batch, H, W, C)``.
+
+    Args:
+        input_shape: ``(H, W, C)``, ``H`` and ``W`` divisible by ``2**len(filters)``.
+        latent_dim: size of ``z``.
+        filters: channels of the encoder's stride-2 convolutions (reversed in the decoder).
+        hidden_units: width of a dense layer between the convolutions and ``z`` (0: none).
+        beta: weight of the KL term (1: the ELBO; > 1: a beta-VAE).
+        seed: seed of the sampling layer.
+    """
+
+    def __init__(self, input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64), hidden_units=256,
+                 beta=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(input_shape)
+        self.latent_dim = int(latent_dim)
+        self.filters = tuple(filters)
+        self.hidden_units = int(hidden_units)
+        self.seed = seed
+        check_divisible(self.image_shape, self.filters, "input_shape")
+        self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, 2 * self.latent_dim,
+                                    condition_dim=self.condition_dim)
+        self.decoder = conv_decoder(self.image_shape, self.filters, self.hidden_units, self.latent_dim,
+                                    condition_dim=self.condition_dim)
+        self.sampler = Sampling(seed=seed)
+        self.beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(beta),
+                                    trainable=False, name="beta")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")}
+        self.sampler.build((None, self.latent_dim))
+        self.build((None, *self.image_shape))
+
+    condition_dim = 0  # a conditional VAE feeds a label of this size to encoder and decoder
+
+    # ---- the three distributions
+    def encode(self, x, condition=None):
+        """``x`` ``(batch, H, W, C)`` -> ``(mu, log_var)``, each ``(batch, latent_dim)``."""
+        inputs = [x, condition] if self.condition_dim else x
+        mu, log_var = keras.ops.split(self.encoder(inputs), 2, axis=-1)
+        return mu, keras.ops.clip(log_var, *LOG_VAR_RANGE)
+
+    def decode_logits(self, z, condition=None):
+        """``z`` ``(batch, latent_dim)`` -> Bernoulli logits ``(batch, H, W, C)``."""
+        return self.decoder([z, condition] if self.condition_dim else z)
+
+    def decode(self, z, condition=None):
+        """``z`` -> pixel probabilities in [0, 1], the mean of ``p(x|z)``."""
+        return keras.ops.sigmoid(self.decode_logits(z, condition))
+
+    def posterior(self, x, condition=None):
+        """``q(z|x)`` as a TFP distribution with batch shape ``(batch,)``, event ``(latent_dim,)``."""
+        mu, log_var = self.encode(x, condition)
+        return tfd.MultivariateNormalDiag(loc=mu, scale_diag=tf.exp(0.5 * log_var))
+
+    def prior(self):
+        """``p(z) = N(0, I)``, event shape ``(latent_dim,)``."""
+        return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_dim), scale_diag=tf.ones(self.latent_dim))
+
+    def likelihood(self, z, condition=None):
+        """``p(x|z)``: independent Bernoulli pixels, event shape ``(H, W, C)``."""
+        return tfd.Independent(tfd.Bernoulli(logits=self.decode_logits(z, condition)), reinterpreted_batch_ndims=3)
+
+    def call(self, x, condition=None):
+        mu, _ = self.encode(x, condition)
+        return self.decode(mu, condition)
+
+    # ---- training
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _unpack(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        return x, None
+
+    def _step_losses(self, data):
+        x, condition = self._unpack(data)
+        reconstruction, kl = losses.elbo_terms(self, x, condition)
+        loss = tf.reduce_mean(reconstruction + self.beta * kl)
+        loss = tf.debugging.check_numerics(
+            loss, "VAE loss is NaN or infinite: lower the learning rate, and check that the "
+                  "inputs are pixel values in [0, 1]")
+        return loss, reconstruction, kl
+
+    def _update_trackers(self, loss, reconstruction, kl):
+        self.trackers["loss"].update_state(loss)
+        self.trackers["reconstruction"].update_state(tf.reduce_mean(reconstruction))
+        self.trackers["kl"].update_state(tf.reduce_mean(kl))
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, reconstruction, kl = self._step_losses(data)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._update_trackers(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        return self._update_trackers(*self._step_losses(data))
+
+    def get_config(self):
+        return {**super().get_config(), "input_shape": self.image_shape, "latent_dim": self.latent_dim,
+                "filters": self.filters, "hidden_units": self.hidden_units,
+                "beta": float(keras.ops.convert_to_numpy(self.beta)), "seed": self.seed}
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """KL warm-up: raise a VAE's ``beta`` linearly from 0 to ``target`` over the first ``epochs`` epochs.
+
+    Early in training the KL term can win before the decoder has learned to use ``z``, pushing
+    latent dimensions to the prior for good (posterior collapse); starting with a small weight
+    lets the reconstruction term recruit them first.
+    """
+
+    def __init__(self, epochs, target=1.0):
+        super().__init__()
+        self.epochs, self.target = int(epochs), float(target)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.beta.assign(self.target * min(1.0, epoch / max(1, self.epochs)))

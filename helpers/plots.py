@@ -73,3 +73,60 @@ def plot_history(history, metrics=("loss",), log_scale=False, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_latent_scatter(z, labels, class_names=None, ax=None, title=None, max_points=5000):
+    """Scatter the first two coordinates of latent codes ``z`` ``(N, >=2)``, coloured by class.
+
+    Returns:
+        The matplotlib ``Axes``.
+    """
+    z, labels = np.asarray(z)[:max_points], np.asarray(labels)[:max_points]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6, vmin=-0.5, vmax=9.5)
+    colorbar = ax.figure.colorbar(points, ax=ax, ticks=range(10))
+    if class_names is not None:
+        colorbar.ax.set_yticklabels(class_names, fontsize=7)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def latent_grid(n=15):
+    """Points of a 2-D latent space on an ``n x n`` grid of standard-normal quantiles.
+
+    The quantiles 0.5/n ... 1-0.5/n of N(0, 1) in each coordinate place equal prior mass in every
+    cell, so the grid covers the prior evenly. Returns ``(n * n, 2)`` float32, row-major with z_2
+    decreasing down the rows (as a picture's y axis).
+    """
+    from scipy.stats import norm
+
+    q = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
+    z1, z2 = np.meshgrid(q, q[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
+
+
+def plot_latent_manifold(decode, n=15, size=6.0, title=None):
+    """Decode ``latent_grid(n)`` in one batch and tile the images into one picture.
+
+    Args:
+        decode: function ``(n*n, 2) -> (n*n, H, W, 1)`` images in [0, 1].
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    images = np.asarray(decode(latent_grid(n)))[..., 0]
+    h, w = images.shape[1:3]
+    canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("$z_1$: prior quantiles, left to right")
+    ax.set_ylabel("$z_2$: prior quantiles, bottom to top")
+    if title:
+        ax.set_title(title)
+    return fig
