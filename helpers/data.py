@@ -289,18 +289,18 @@ def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0, bi
         targets: array ``(N, ...)`` or ``None`` to use the inputs as targets (an autoencoder).
         batch_size: images per batch.
         shuffle: reshuffle every epoch (with ``seed``); use ``False`` for evaluation.
-        binarize: dynamic binarization: every time an image is drawn, each pixel becomes 1 with
-            probability equal to its value in [0, 1], else 0 (only with ``targets=None``: the
-            target is the same binary image).
+        binarize: dynamic binarization of the inputs: every time an image is drawn, each pixel
+            becomes 1 with probability equal to its value in [0, 1], else 0. With
+            ``targets=None`` the target is the same binary image; other targets (e.g. one-hot
+            labels for a conditional VAE) pass through unchanged.
 
     Returns:
         ``tf.data.Dataset`` yielding ``(x, y)`` float32 batches.
     """
     import tensorflow as tf
 
-    if binarize and targets is not None:
-        raise ValueError("binarize=True makes the target the binarized input: pass targets=None.")
-    targets = inputs if targets is None else targets
+    autoencoder = targets is None
+    targets = inputs if autoencoder else targets
     if len(inputs) != len(targets):
         raise ValueError(f"inputs and targets differ in length: {len(inputs)} vs {len(targets)}.")
 
@@ -314,7 +314,8 @@ def image_dataset(inputs, targets=None, batch_size=128, shuffle=True, seed=0, bi
     def prepare(x, y):
         x, y = scale(x), scale(y)
         if binarize:
-            x = y = tf.cast(generator.uniform(tf.shape(x)) < x, tf.float32)
+            x = tf.cast(generator.uniform(tf.shape(x)) < x, tf.float32)
+            y = x if autoencoder else y
         return x, y
 
     ds = tf.data.Dataset.from_tensor_slices((inputs, targets))

@@ -144,7 +144,9 @@ class VAE(keras.Model):
     Training minimises the negative ELBO (``losses.elbo_terms``), in nats per image:
     ``loss = mean over the batch of [reconstruction + beta * kl]``, where ``reconstruction`` is
     ``-log p(x|z)`` summed over pixels and ``kl`` is ``KL(q(z|x) || p(z))`` summed over latent
-    dimensions. ``beta`` is a non-trainable weight, so a callback may change it during training.
+    dimensions. With ``gamma > 0`` the capacity objective of Burgess et al. (2018) replaces it:
+    ``mean(reconstruction) + gamma * |mean(kl) - capacity|``. ``beta`` and ``capacity`` are
+    non-trainable weights, so a callback (``LinearAnnealing``) may change them during training.
 
     ``model(x)`` returns the decoded pixel probabilities at the posterior mean, ``(batch, H, W, C)``.
 
@@ -154,17 +156,22 @@ class VAE(keras.Model):
         filters: channels of the encoder's stride-2 convolutions (reversed in the decoder).
         hidden_units: width of a dense layer between the convolutions and ``z`` (0: none).
         beta: weight of the KL term (1: the ELBO; > 1: a beta-VAE).
+        gamma: weight of ``|KL - capacity|`` in the capacity objective; 0 (default) uses beta.
+        capacity: the target KL in nats for the capacity objective (usually annealed upwards).
         seed: seed of the sampling layer.
+        condition_dim: size of a label fed to encoder and decoder (0: none); see ``CVAE``.
     """
 
     def __init__(self, input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64), hidden_units=256,
-                 beta=1.0, seed=None, **kwargs):
+                 beta=1.0, gamma=0.0, capacity=0.0, seed=None, condition_dim=0, **kwargs):
         super().__init__(**kwargs)
+        self.condition_dim = int(condition_dim)
         self.image_shape = tuple(input_shape)
         self.latent_dim = int(latent_dim)
         self.filters = tuple(filters)
         self.hidden_units = int(hidden_units)
         self.seed = seed
+        self.gamma = float(gamma)
         check_divisible(self.image_shape, self.filters, "input_shape")
         self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, 2 * self.latent_dim,
                                     condition_dim=self.condition_dim)
@@ -173,11 +180,12 @@ class VAE(keras.Model):
         self.sampler = Sampling(seed=seed)
         self.beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(beta),
                                     trainable=False, name="beta")
+        self.capacity = self.add_weight(shape=(), initializer=keras.initializers.Constant(capacity),
+                                        trainable=False, name="capacity")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")}
         self.sampler.build((None, self.latent_dim))
-        self.build((None, *self.image_shape))
-
-    condition_dim = 0  # a conditional VAE feeds a label of this size to encoder and decoder
+        image = (None, *self.image_shape)
+        self.build([image, (None, self.condition_dim)] if self.condition_dim else image)
 
     # ---- the three distributions
     def encode(self, x, condition=None):
@@ -207,7 +215,9 @@ class VAE(keras.Model):
         """``p(x|z)``: independent Bernoulli pixels, event shape ``(H, W, C)``."""
         return tfd.Independent(tfd.Bernoulli(logits=self.decode_logits(z, condition)), reinterpreted_batch_ndims=3)
 
-    def call(self, x, condition=None):
+    def call(self, inputs):
+        """Pixel probabilities decoded at the posterior mean: ``x`` or, conditional, ``[x, y]``."""
+        x, condition = inputs if self.condition_dim else (inputs, None)
         mu, _ = self.encode(x, condition)
         return self.decode(mu, condition)
 
@@ -217,13 +227,18 @@ class VAE(keras.Model):
         return list(self.trackers.values())
 
     def _unpack(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        return x, None
+        """A batch from ``fit``: ``x`` alone, ``(x, x)`` (autoencoder pairs) or, conditional, ``(x, y)``."""
+        if not isinstance(data, (tuple, list)):
+            return data, None
+        return data[0], (data[1] if self.condition_dim else None)
 
     def _step_losses(self, data):
         x, condition = self._unpack(data)
         reconstruction, kl = losses.elbo_terms(self, x, condition)
-        loss = tf.reduce_mean(reconstruction + self.beta * kl)
+        if self.gamma > 0:
+            loss = tf.reduce_mean(reconstruction) + self.gamma * tf.abs(tf.reduce_mean(kl) - self.capacity)
+        else:
+            loss = tf.reduce_mean(reconstruction + self.beta * kl)
         loss = tf.debugging.check_numerics(
             loss, "VAE loss is NaN or infinite: lower the learning rate, and check that the "
                   "inputs are pixel values in [0, 1]")
@@ -248,20 +263,49 @@ class VAE(keras.Model):
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape, "latent_dim": self.latent_dim,
                 "filters": self.filters, "hidden_units": self.hidden_units,
-                "beta": float(keras.ops.convert_to_numpy(self.beta)), "seed": self.seed}
+                "beta": float(keras.ops.convert_to_numpy(self.beta)), "gamma": self.gamma,
+                "capacity": float(keras.ops.convert_to_numpy(self.capacity)), "seed": self.seed,
+                "condition_dim": self.condition_dim}
 
 
-class KLWarmup(keras.callbacks.Callback):
-    """KL warm-up: raise a VAE's ``beta`` linearly from 0 to ``target`` over the first ``epochs`` epochs.
+@keras.saving.register_keras_serializable(package="helpers")
+class CVAE(VAE):
+    """A conditional VAE (Sohn et al. 2015): ``q(z|x, y)``, ``p(x|z, y)``, prior ``N(0, I)``.
 
-    Early in training the KL term can win before the decoder has learned to use ``z``, pushing
-    latent dimensions to the prior for good (posterior collapse); starting with a small weight
-    lets the reconstruction term recruit them first.
+    The label ``y``, one-hot ``(batch, num_classes)``, is concatenated to the encoder's features
+    and to the decoder's input, so ``z`` is free to hold what the label does not say (the style).
+    Train on ``(image, one-hot label)`` pairs, e.g.
+    ``image_dataset(x, keras.utils.to_categorical(y), binarize=True)``. ``model([x, y])`` decodes
+    the posterior mean; ``model.decode(z, y)`` generates. Other arguments as ``VAE``.
     """
 
-    def __init__(self, epochs, target=1.0):
+    def __init__(self, num_classes=10, **kwargs):
+        kwargs.pop("condition_dim", None)
+        super().__init__(condition_dim=num_classes, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_classes"] = config.pop("condition_dim")
+        return config
+
+
+class LinearAnnealing(keras.callbacks.Callback):
+    """Move a VAE's non-trainable weight (``"beta"`` or ``"capacity"``) linearly from ``start`` to
+    ``stop`` over the first ``epochs`` epochs, then hold it at ``stop``.
+
+    - KL warm-up: ``LinearAnnealing("beta", 0.0, 1.0, epochs)``. Early in training the KL term can
+      win before the decoder has learned to use ``z``, pushing latent dimensions to the prior for
+      good (posterior collapse); a small weight at first lets the reconstruction recruit them.
+    - Capacity annealing (Burgess et al. 2018): ``LinearAnnealing("capacity", 0.0, C, epochs)``
+      on a VAE built with ``gamma > 0``.
+    """
+
+    def __init__(self, attribute, start, stop, epochs):
         super().__init__()
-        self.epochs, self.target = int(epochs), float(target)
+        if attribute not in ("beta", "capacity"):
+            raise ValueError(f"attribute must be 'beta' or 'capacity', got {attribute!r}.")
+        self.attribute, self.start, self.stop, self.epochs = attribute, float(start), float(stop), int(epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.beta.assign(self.target * min(1.0, epoch / max(1, self.epochs)))
+        fraction = min(1.0, epoch / max(1, self.epochs))
+        getattr(self.model, self.attribute).assign(self.start + fraction * (self.stop - self.start))

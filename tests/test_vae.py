@@ -9,7 +9,7 @@ import tensorflow_probability as tfp  # noqa: E402
 
 from helpers import losses  # noqa: E402
 from helpers.data import binarize, image_dataset  # noqa: E402
-from helpers.models import VAE, Sampling  # noqa: E402
+from helpers.models import CVAE, VAE, LinearAnnealing, Sampling  # noqa: E402
 
 tfd = tfp.distributions
 
@@ -147,5 +147,45 @@ def test_fixed_and_dynamic_binarization():
     np.testing.assert_array_equal(a.numpy(), a_target.numpy())
     assert set(np.unique(a.numpy())) <= {0.0, 1.0}
     assert not np.array_equal(a.numpy(), b.numpy())  # a fresh draw every pass
-    with pytest.raises(ValueError, match="targets=None"):
-        image_dataset(x, x, binarize=True)
+    labels = np.eye(3, dtype=np.float32)[np.arange(200) % 3]
+    xb, yb = next(iter(image_dataset(x, labels, batch_size=200, shuffle=False, binarize=True)))
+    np.testing.assert_array_equal(yb.numpy(), labels)  # other targets pass through unchanged
+
+
+def test_capacity_objective_and_annealing():
+    model = _small_vae(gamma=10.0, capacity=2.0)
+    model.compile(keras.optimizers.Adam(1e-3))
+    logs = model.evaluate(_binary_images(32), batch_size=32, return_dict=True, verbose=0)
+    assert logs["loss"] == pytest.approx(logs["reconstruction"] + 10.0 * abs(logs["kl"] - 2.0), rel=1e-5)
+    history = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            history[epoch] = float(self.model.capacity.numpy())
+
+    model.fit(_binary_images(16), epochs=5, batch_size=16, verbose=0,
+              callbacks=[LinearAnnealing("capacity", 0.0, 8.0, epochs=4), Record()])
+    assert history == {0: 0.0, 1: 2.0, 2: 4.0, 3: 6.0, 4: 8.0}
+    with pytest.raises(ValueError, match="'beta' or 'capacity'"):
+        LinearAnnealing("gamma", 0, 1, 3)
+
+
+def _small_cvae():
+    keras.utils.set_random_seed(0)
+    return CVAE(num_classes=3, input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16, seed=0)
+
+
+def test_cvae_trains_on_labelled_pairs_and_the_label_changes_the_output(tmp_path):
+    x = _binary_images(48)
+    labels = np.eye(3, dtype=np.float32)[np.arange(48) % 3]
+    model = _small_cvae()
+    model.compile(keras.optimizers.Adam(1e-2))
+    history = model.fit(image_dataset(x, labels, batch_size=16, binarize=True), epochs=3, verbose=0)
+    assert set(history.history) == {"loss", "reconstruction", "kl"}
+    z = np.zeros((3, 2), np.float32)
+    images = model.decode(z, np.eye(3, dtype=np.float32)).numpy()
+    assert images.shape == (3, 8, 8, 1) and not np.allclose(images[0], images[1])
+    model.save(tmp_path / "cvae.keras")
+    loaded = keras.models.load_model(tmp_path / "cvae.keras")
+    assert isinstance(loaded, CVAE) and loaded.condition_dim == 3
+    np.testing.assert_array_equal(loaded([x[:5], labels[:5]]).numpy(), model([x[:5], labels[:5]]).numpy())
