@@ -190,13 +190,20 @@ class VAE(keras.Model):
     # ---- the three distributions
     def encode(self, x, condition=None):
         """``x`` ``(batch, H, W, C)`` -> ``(mu, log_var)``, each ``(batch, latent_dim)``."""
-        inputs = [x, condition] if self.condition_dim else x
-        mu, log_var = keras.ops.split(self.encoder(inputs), 2, axis=-1)
+        mu, log_var = keras.ops.split(self.encoder(self._with_condition(x, condition)), 2, axis=-1)
         return mu, keras.ops.clip(log_var, *LOG_VAR_RANGE)
 
     def decode_logits(self, z, condition=None):
         """``z`` ``(batch, latent_dim)`` -> Bernoulli logits ``(batch, H, W, C)``."""
-        return self.decoder([z, condition] if self.condition_dim else z)
+        return self.decoder(self._with_condition(z, condition))
+
+    def _with_condition(self, inputs, condition):
+        """The networks' input: ``inputs`` alone, or ``[inputs, condition]`` as float32 tensors."""
+        if not self.condition_dim:
+            return inputs
+        if condition is None:
+            raise ValueError(f"This model is conditional: pass a one-hot label of size {self.condition_dim}.")
+        return [keras.ops.convert_to_tensor(inputs, "float32"), keras.ops.convert_to_tensor(condition, "float32")]
 
     def decode(self, z, condition=None):
         """``z`` -> pixel probabilities in [0, 1], the mean of ``p(x|z)``."""
