@@ -62,6 +62,31 @@ def elbo_terms(model, x, condition=None):
     return reconstruction, kl
 
 
+def negative_elbo(model, x, condition=None, samples=1, batch_size=1000):
+    """The negative ELBO of each image, ``reconstruction + kl`` from ``elbo_terms``, in nats.
+
+    Each single-sample estimate is noisy (one draw of ``z``); ``samples`` draws are averaged.
+
+    Args:
+        model: a ``helpers.models.VAE`` (or subclass).
+        x: ``(N, H, W, C)`` pixel values in [0, 1].
+        condition: ``(N, condition_dim)`` labels of a conditional VAE, else ``None``.
+        samples: draws of ``z`` per image to average.
+        batch_size: images per pass.
+
+    Returns:
+        numpy array ``(N,)``, nats; its mean is the test loss that ``evaluate`` reports.
+    """
+    total = np.zeros(len(x))
+    for _ in range(samples):
+        for start in range(0, len(x), batch_size):
+            xb = tf.convert_to_tensor(x[start:start + batch_size], tf.float32)
+            cb = None if condition is None else condition[start:start + batch_size]
+            reconstruction, kl = elbo_terms(model, xb, cb)
+            total[start:start + len(xb)] += (reconstruction + kl).numpy()
+    return total / samples
+
+
 def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None):
     """Importance-weighted estimate of ``-log p(x)`` (Burda et al. 2015), in nats per image.
 
