@@ -109,6 +109,33 @@ def latent_grid(n=15):
     return np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
 
 
+def latent_traversal(decode, z, dims, span=2.5, steps=9):
+    """Decoded images along single latent dimensions, one row per dimension.
+
+    For each ``j`` in ``dims``: ``steps`` copies of the code ``z`` in which only ``z[j]`` moves,
+    over ``linspace(-span, span, steps)`` (in prior standard deviations); all rows are decoded in
+    one batch.
+
+    Args:
+        decode: maps codes ``(batch, latent_dim)`` to images, e.g. ``model.decode``.
+        z: the code to start from, ``(latent_dim,)``, e.g. a posterior mean.
+        dims: the latent dimensions to traverse.
+
+    Returns:
+        A list of ``len(dims)`` arrays ``(steps, H, W, C)``, ready for ``show_image_rows``.
+    """
+    z = np.asarray(z, np.float32)
+    dims = [int(j) for j in dims]
+    if z.ndim != 1 or any(not 0 <= j < len(z) for j in dims):
+        raise ValueError(f"Expected one code of shape (latent_dim,) and dims in [0, latent_dim); "
+                         f"got a code of shape {z.shape} and dims {dims}.")
+    codes = np.repeat(z[None, None], len(dims), axis=0).repeat(steps, axis=1)  # (dims, steps, latent_dim)
+    for row, j in enumerate(dims):
+        codes[row, :, j] = np.linspace(-span, span, steps)
+    images = np.asarray(decode(codes.reshape(-1, len(z))))
+    return list(images.reshape(len(dims), steps, *images.shape[1:]))
+
+
 def plot_latent_manifold(decode, n=15, size=6.0, title=None):
     """Decode ``latent_grid(n)`` in one batch and tile the images into one picture.
 

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers.plots import plot_history, show_image_rows  # noqa: E402
+from helpers.plots import latent_traversal, plot_history, show_image_rows  # noqa: E402
 
 
 def test_image_rows_mixes_sizes_and_channels():
@@ -31,3 +31,27 @@ def test_history_draws_train_and_validation():
 def test_history_names_a_missing_metric():
     with pytest.raises(KeyError, match="has \\['loss'\\]"):
         plot_history({"loss": [1.0]}, metrics=("psnr",))
+
+
+def test_latent_traversal_moves_one_dimension_per_row():
+    z = np.array([0.3, -1.0, 2.0, 0.5], np.float32)
+    calls = []
+
+    def decode(codes):  # an "image" that is the code itself, (batch, 4, 1, 1)
+        calls.append(len(codes))
+        return codes[:, :, None, None]
+
+    rows = latent_traversal(decode, z, dims=[2, 0], span=1.5, steps=5)
+    assert calls == [10] and len(rows) == 2 and rows[0].shape == (5, 4, 1, 1)
+    for row, j in zip(rows, [2, 0]):
+        codes = row[:, :, 0, 0]
+        np.testing.assert_allclose(codes[:, j], np.linspace(-1.5, 1.5, 5))
+        others = [k for k in range(4) if k != j]
+        np.testing.assert_array_equal(codes[:, others], np.repeat(z[None, others], 5, axis=0))
+
+
+def test_latent_traversal_rejects_a_batch_of_codes_and_unknown_dims():
+    with pytest.raises(ValueError, match="shape \\(latent_dim,\\)"):
+        latent_traversal(lambda c: c, np.zeros((2, 4)), dims=[0])
+    with pytest.raises(ValueError, match="dims"):
+        latent_traversal(lambda c: c, np.zeros(4), dims=[4])
