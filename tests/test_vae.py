@@ -100,12 +100,14 @@ def test_training_improves_the_elbo(trained):
     assert after < before / 2
 
 
-def test_negative_elbo_per_image_matches_evaluate(trained):
+def test_negative_elbo_per_image_matches_evaluate():
+    model = _small_vae()  # untrained: single-sample estimates have little variance
+    model.compile(keras.optimizers.Adam(1e-3))
     x = _binary_images(70, seed=3)
-    per_image = losses.negative_elbo(trained, x, samples=20, batch_size=32)  # batches of 32, 32, 6
+    per_image = losses.negative_elbo(model, x, samples=20, batch_size=32)  # batches of 32, 32, 6
     assert per_image.shape == (70,) and np.all(per_image > 0)
-    loss = np.mean([trained.evaluate(x, batch_size=70, return_dict=True, verbose=0)["loss"] for _ in range(20)])
-    assert per_image.mean() == pytest.approx(loss, rel=0.05)
+    loss = np.mean([model.evaluate(x, batch_size=70, return_dict=True, verbose=0)["loss"] for _ in range(20)])
+    assert per_image.mean() == pytest.approx(loss, rel=1e-3)  # the KL alone is 0.3% of it
 
 
 def test_importance_weighted_estimate_with_one_sample_is_the_elbo():
