@@ -5,12 +5,34 @@ takes the mean over the batch. ``log`` is the natural logarithm, so the units ar
 """
 
 import math
+import numbers
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 tfd = tfp.distributions
+
+
+def check_pixels(x, name="x"):
+    """Raise a clear error unless ``x`` holds finite pixel values in [0, 1]; return it as float32."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name} has dtype {x.dtype}; expected float pixel values in [0, 1]. Scale uint8 "
+                         f"images with helpers.data.to_float (or binarize them with helpers.data.binarize).")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or inf values; expected finite pixel values in [0, 1]. Find "
+                         f"them with np.isfinite({name}).all() and fix the data.")
+    if x.size and not (x.min() >= 0 and x.max() <= 1):
+        raise ValueError(f"{name} holds values in [{x.min():.4g}, {x.max():.4g}]; expected pixel values in "
+                         f"[0, 1]. Divide 0-255 images by 255, map [-1, 1] images with (x + 1) / 2.")
+    return x.astype(np.float32, copy=False)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r}: expected a positive integer.")
+    return int(value)
 
 
 def gaussian_kl(mu, log_var):
@@ -27,12 +49,19 @@ def gaussian_kl(mu, log_var):
     return 0.5 * (tf.exp(log_var) + tf.square(mu) - 1.0 - log_var)
 
 
+def posterior_from(mu, log_var):
+    """``N(mu, diag(exp(log_var)))`` as a TFP distribution: batch shape ``(batch,)``, event ``(D,)``."""
+    return tfd.MultivariateNormalDiag(loc=mu, scale_diag=tf.exp(0.5 * log_var))
+
+
 def kl_per_dimension(model, x, condition=None, batch_size=1000):
     """Average KL of each latent dimension over the images ``x``: ``(latent_dim,)``, nats.
 
     A dimension whose KL is near 0 for every image carries no information about ``x``: its
     posterior equals the prior. Many such dimensions is what posterior collapse looks like.
     """
+    x = check_pixels(x)
+    batch_size = _positive_int(batch_size, "batch_size")
     total = 0.0
     for start in range(0, len(x), batch_size):
         c = None if condition is None else condition[start:start + batch_size]
@@ -41,24 +70,25 @@ def kl_per_dimension(model, x, condition=None, batch_size=1000):
     return total / len(x)
 
 
-def elbo_terms(model, x, condition=None):
+def elbo_terms(model, x, condition=None, target=None):
     """One-sample estimate of the two terms of the negative ELBO, per image.
 
     ``-ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z))``, with ``z`` drawn by the reparameterization
-    trick (``model.sampler``) so that gradients reach the encoder.
+    trick (``model.sampler``) so that gradients reach the encoder. ``x`` is encoded once.
 
     Args:
         model: a ``helpers.models.VAE`` (or subclass).
         x: ``(batch, H, W, C)`` pixel values in [0, 1].
         condition: the label input of a conditional VAE, else ``None``.
+        target: the images to reconstruct, ``x``'s shape; default ``x`` itself.
 
     Returns:
         ``(reconstruction, kl)``, each ``(batch,)`` in nats.
     """
     mu, log_var = model.encode(x, condition)
     z = model.sampler([mu, log_var])
-    reconstruction = -model.likelihood(z, condition).log_prob(x)
-    kl = tfd.kl_divergence(model.posterior(x, condition), model.prior())
+    reconstruction = -model.likelihood(z, condition).log_prob(x if target is None else target)
+    kl = tfd.kl_divergence(posterior_from(mu, log_var), model.prior())
     return reconstruction, kl
 
 
@@ -77,6 +107,8 @@ def negative_elbo(model, x, condition=None, samples=1, batch_size=1000):
     Returns:
         numpy array ``(N,)``, nats; its mean is the test loss that ``evaluate`` reports.
     """
+    x = check_pixels(x)
+    samples, batch_size = _positive_int(samples, "samples"), _positive_int(batch_size, "batch_size")
     total = np.zeros(len(x))
     for _ in range(samples):
         for start in range(0, len(x), batch_size):
@@ -87,7 +119,7 @@ def negative_elbo(model, x, condition=None, samples=1, batch_size=1000):
     return total / samples
 
 
-def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None):
+def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None, decode_budget=5_000):
     """Importance-weighted estimate of ``-log p(x)`` (Burda et al. 2015), in nats per image.
 
     ``log p(x) ≈ log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)``, ``z_i ~ q(z|x)``. With ``k = 1`` its
@@ -97,31 +129,41 @@ def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None):
     Args:
         model: a ``helpers.models.VAE``.
         x: ``(N, H, W, C)`` pixel values in [0, 1] (binary for a Bernoulli likelihood).
-        k: importance samples per image.
+        k: importance samples per image, a positive integer.
         condition: ``(N, condition_dim)`` labels of a conditional VAE, else ``None``.
-        batch_size: images per pass; by default about 5,000 decoded images per pass (k per image).
+        batch_size: images per pass; by default about ``decode_budget / k`` (at least 1).
+        decode_budget: at most this many images are decoded at once: the ``k`` samples of an image
+            are taken in chunks, so memory stays bounded for any ``k``.
 
     Returns:
         numpy array ``(N,)``: the estimate of ``-log p(x)`` for each image, nats.
     """
-    x = tf.convert_to_tensor(x, tf.float32)
-    batch_size = batch_size or max(1, 5_000 // k)
+    k = _positive_int(k, "k")
+    decode_budget = _positive_int(decode_budget, "decode_budget")
+    batch_size = _positive_int(batch_size or max(1, decode_budget // k), "batch_size")
+    x = tf.convert_to_tensor(check_pixels(x))
+    if condition is not None and len(condition) != len(x):
+        raise ValueError(f"condition has {len(condition)} rows for {len(x)} images; expected one label each.")
     prior = model.prior()
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
         cb = None if condition is None else tf.convert_to_tensor(condition[start:start + batch_size], tf.float32)
-        out.append(_iw_nll_batch(model, xb, cb, k, prior))
+        q = model.posterior(xb, cb)
+        chunk = max(1, decode_budget // len(xb))
+        # log-sum-exp over all k samples, accumulated chunk by chunk
+        log_sums = [_log_weights_sum(model, xb, cb, q, prior, min(chunk, k - done))
+                    for done in range(0, k, chunk)]
+        out.append(-(tf.reduce_logsumexp(tf.stack(log_sums), axis=0) - math.log(k)).numpy())
     return np.concatenate(out)
 
 
-def _iw_nll_batch(model, x, condition, k, prior):
-    q = model.posterior(x, condition)
+def _log_weights_sum(model, x, condition, q, prior, k):
+    """``log sum_i p(x|z_i) p(z_i) / q(z_i|x)`` over ``k`` draws ``z_i ~ q``: ``(batch,)``."""
     z = q.sample(k)  # (k, batch, latent_dim)
     n = tf.shape(x)[0]
     flat_z = tf.reshape(z, (-1, model.latent_dim))
     tiled_x = tf.reshape(tf.tile(x[None], [k, 1, 1, 1, 1]), (-1, *x.shape[1:]))
     tiled_c = None if condition is None else tf.reshape(tf.tile(condition[None], [k, 1, 1]), (-1, condition.shape[-1]))
     log_px_z = tf.reshape(model.likelihood(flat_z, tiled_c).log_prob(tiled_x), (k, n))
-    log_w = log_px_z + prior.log_prob(z) - q.log_prob(z)
-    return -(tf.reduce_logsumexp(log_w, axis=0) - math.log(k)).numpy()
+    return tf.reduce_logsumexp(log_px_z + prior.log_prob(z) - q.log_prob(z), axis=0)

@@ -1,7 +1,14 @@
-"""Models the notebooks share: a plain convolutional autoencoder and a variational autoencoder."""
+"""Models the notebooks share: a plain convolutional autoencoder and a variational autoencoder.
 
+Both expect images with pixel values in [0, 1] (``helpers.data.image_dataset`` scales uint8 images).
+Their ``fit`` and ``evaluate`` stop with a clear error when a batch holds pixels outside [0, 1] or
+the loss becomes NaN or infinite (``TrainingGuard``), with or without XLA (``jit_compile``).
+"""
+
+import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers
@@ -10,15 +17,116 @@ from helpers import losses
 
 tfd = tfp.distributions
 
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(f"helpers needs Keras on the TensorFlow backend, but Keras was imported with the "
+                      f"{keras.backend.backend()!r} backend. Restart the kernel and import helpers before "
+                      f"keras (helpers sets KERAS_BACKEND=tensorflow), or set KERAS_BACKEND=tensorflow.")
+
 LOG_VAR_RANGE = (-12.0, 8.0)  # sigma between 0.0025 and 55: keeps exp(log_var) finite early in training
 
 
-def check_divisible(shape, filters, what):
-    """Raise a clear error unless height and width of ``shape`` are divisible by ``2**len(filters)``."""
+def check_architecture(shape, filters, latent_dim, hidden_units, what="input_shape"):
+    """Raise a clear error unless the arguments describe a network that can be built.
+
+    ``shape`` must be ``(height, width, channels)`` with height and width divisible by
+    ``2**len(filters)``; ``filters`` a non-empty sequence of positive integers; ``latent_dim`` a
+    positive integer; ``hidden_units`` an integer >= 0.
+    """
+    if np.ndim(filters) != 1 or len(filters) == 0 or any(int(f) < 1 for f in filters):
+        raise ValueError(f"filters={filters!r}: expected a non-empty sequence of positive channel counts, "
+                         f"e.g. (32, 64).")
+    if int(latent_dim) < 1:
+        raise ValueError(f"latent_dim={latent_dim!r}: expected a positive integer, e.g. 16.")
+    if int(hidden_units) < 0:
+        raise ValueError(f"hidden_units={hidden_units!r}: expected an integer >= 0 (0: no dense layer).")
     scale = 2 ** len(filters)
-    if len(shape) != 3 or shape[0] % scale or shape[1] % scale:
+    if np.ndim(shape) != 1 or len(shape) != 3 or shape[0] % scale or shape[1] % scale or min(shape) < 1:
         raise ValueError(f"{what} {tuple(shape)}: expected (height, width, channels) with height and "
                          f"width divisible by 2**len(filters) = {scale}.")
+
+
+class TrainingGuard(keras.callbacks.Callback):
+    """Stop ``fit``/``evaluate`` with a clear error on pixels outside [0, 1] or a non-finite loss.
+
+    ``tf.debugging.check_numerics`` does not fire inside an XLA-compiled step (the default for
+    Keras 3 on a GPU), so the checks happen here, after each batch, on what the step recorded:
+    the logged loss and the model's ``pixel_range`` (min, max, all finite, of the batch's images). The
+    models below add this callback to every ``fit`` and ``evaluate`` call themselves.
+    """
+
+    epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"training, epoch {self.epoch + 1}, batch {batch + 1}")
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check(logs, f"evaluation, batch {batch + 1}")
+
+    def _check(self, logs, where):
+        name = type(self.model).__name__
+        low, high, finite = (float(v) for v in self.model.pixel_range.numpy())
+        if not finite:
+            raise ValueError(f"{name} got NaN or infinite pixel values ({where}); expected finite values "
+                             f"in [0, 1]. Find them with np.isfinite(x).all() and fix the data.")
+        if not (0.0 <= low and high <= 1.0):
+            raise ValueError(f"{name} got pixel values in [{low:.4g}, {high:.4g}] ({where}); expected "
+                             f"[0, 1]. Divide uint8 images by 255 (helpers.data.image_dataset does), "
+                             f"and map [-1, 1] images with (x + 1) / 2.")
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise FloatingPointError(f"{name} loss is NaN or infinite ({where}) although the pixels are "
+                                     f"finite and in [0, 1]: lower the learning rate.")
+
+
+class GuardedModel(keras.Model):
+    """A ``keras.Model`` whose ``fit`` and ``evaluate`` run ``TrainingGuard``, and whose
+    ``load_weights`` says clearly when a weights file belongs to another architecture.
+
+    Subclasses record each batch's pixel range with ``record_pixel_range`` inside their step.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # a plain tf.Variable: not a model weight, so saved files do not change
+        self.pixel_range = tf.Variable([0.0, 1.0, 1.0], trainable=False, name="pixel_range")
+
+    def record_pixel_range(self, *images):
+        """Keep ``[min, max, 1.0 if all finite else 0.0]`` of the batch's images for the guard."""
+        images = [tf.cast(x, tf.float32) for x in images]
+        low = tf.reduce_min([tf.reduce_min(x) for x in images])
+        high = tf.reduce_max([tf.reduce_max(x) for x in images])
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in images])
+        self.pixel_range.assign(tf.stack([low, high, tf.cast(finite, tf.float32)]))
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        return super().fit(*args, callbacks=[*(callbacks or []), TrainingGuard()], **kwargs)
+
+    def evaluate(self, *args, callbacks=None, **kwargs):
+        return super().evaluate(*args, callbacks=[*(callbacks or []), TrainingGuard()], **kwargs)
+
+    def architecture(self):
+        """The constructor arguments that decide the weights' shapes."""
+        config = self.get_config()
+        keys = ("input_shape", "output_shape", "latent_dim", "filters", "hidden_units", "num_classes",
+                "condition_dim")
+        return {key: config[key] for key in keys if key in config}
+
+    def load_weights(self, filepath, *args, **kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = super().load_weights(filepath, *args, **kwargs)
+            except ValueError as error:
+                raise ValueError(
+                    f"{filepath} does not fit this {type(self).__name__} {self.architecture()}: it was "
+                    f"saved from a model built with other arguments. Build the model with the "
+                    f"arguments it was saved with, then load the weights.") from error
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return result
 
 
 def conv_encoder(input_shape, filters, hidden_units, output_dim, condition_dim=0, name="encoder"):
@@ -37,7 +145,9 @@ def conv_encoder(input_shape, filters, hidden_units, output_dim, condition_dim=0
         x = layers.Concatenate()([x, inputs[1]])
     if hidden_units:
         x = layers.Dense(hidden_units, activation="relu")(x)
-    return keras.Model(inputs if condition_dim else image, layers.Dense(output_dim)(x), name=name)
+    # float32 output under a mixed-precision policy: the distribution's parameters need the precision
+    outputs = layers.Dense(output_dim, dtype="float32")(x)
+    return keras.Model(inputs if condition_dim else image, outputs, name=name)
 
 
 def conv_decoder(output_shape, filters, hidden_units, latent_dim, condition_dim=0, activation=None,
@@ -60,18 +170,18 @@ def conv_decoder(output_shape, filters, hidden_units, latent_dim, condition_dim=
     x = layers.Reshape((h // scale, w // scale, filters[-1]))(x)
     for f in reversed(filters):
         x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(x)
-    outputs = layers.Conv2DTranspose(c, 3, padding="same", activation=activation)(x)
+    outputs = layers.Conv2DTranspose(c, 3, padding="same", activation=activation, dtype="float32")(x)
     return keras.Model(inputs if condition_dim else z, outputs, name=name)
 
 
 @keras.saving.register_keras_serializable(package="helpers")
-class ConvAutoencoder(keras.Model):
+class ConvAutoencoder(GuardedModel):
     """A convolutional autoencoder ``x' = decoder(encoder(x))``, a plain (not variational) one.
 
     Encoder (``conv_encoder``): ``len(filters)`` 3x3 convolutions with stride 2 (each halves height
     and width), then a dense layer to a code ``z`` of ``latent_dim`` numbers. Decoder
     (``conv_decoder``): a dense layer to a small grid, stride-2 transposed convolutions up to the
-    output size, and a sigmoid so outputs lie in [0, 1].
+    output size, and a sigmoid so outputs lie in [0, 1]. Inputs and targets are pixels in [0, 1].
 
     The output shape need not equal the input shape: notebook 01 maps 32x32x3 colour images to
     16x16x1 grayscale targets. Train it with ``compile(loss=...)`` and ``fit`` as any Keras model.
@@ -87,14 +197,14 @@ class ConvAutoencoder(keras.Model):
 
     def __init__(self, input_shape=(32, 32, 3), output_shape=None, latent_dim=64,
                  filters=(32, 64, 128), hidden_units=0, **kwargs):
+        check_architecture(input_shape, filters, latent_dim, hidden_units)
+        check_architecture(output_shape or input_shape, filters, latent_dim, hidden_units, "output_shape")
         super().__init__(**kwargs)
         self.image_shape = tuple(input_shape)
         self.target_shape = tuple(output_shape or input_shape)
         self.latent_dim = int(latent_dim)
         self.filters = tuple(filters)
         self.hidden_units = int(hidden_units)
-        check_divisible(self.image_shape, self.filters, "input_shape")
-        check_divisible(self.target_shape, self.filters, "output_shape")
         self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, self.latent_dim)
         self.decoder = conv_decoder(self.target_shape, self.filters, self.hidden_units, self.latent_dim,
                                     activation="sigmoid")
@@ -102,6 +212,10 @@ class ConvAutoencoder(keras.Model):
 
     def call(self, x):
         return self.decoder(self.encoder(x))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        self.record_pixel_range(x, y)  # the loss the user compiled with is computed as usual
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape,
@@ -134,7 +248,7 @@ class Sampling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="helpers")
-class VAE(keras.Model):
+class VAE(GuardedModel):
     """A variational autoencoder for images with pixels in [0, 1] and a Bernoulli likelihood.
 
     - encoder ``q(z|x) = N(mu(x), diag(exp(log_var(x))))``, log-variance clamped to ``LOG_VAR_RANGE``;
@@ -148,22 +262,30 @@ class VAE(keras.Model):
     ``mean(reconstruction) + gamma * |mean(kl) - capacity|``. ``beta`` and ``capacity`` are
     non-trainable weights, so a callback (``LinearAnnealing``) may change them during training.
 
-    ``model(x)`` returns the decoded pixel probabilities at the posterior mean, ``(batch, H, W, C)``.
+    ``fit`` takes batches of images ``x``, or ``(x, target)`` pairs of the same shape (then the
+    target is reconstructed: ``-log p(target|z)``, ``z ~ q(z|x)``; ``image_dataset(x)`` yields
+    ``(x, x)``). ``model(x)`` returns the decoded pixel probabilities at the posterior mean,
+    ``(batch, H, W, C)``.
 
     Args:
         input_shape: ``(H, W, C)``, ``H`` and ``W`` divisible by ``2**len(filters)``.
         latent_dim: size of ``z``.
         filters: channels of the encoder's stride-2 convolutions (reversed in the decoder).
         hidden_units: width of a dense layer between the convolutions and ``z`` (0: none).
-        beta: weight of the KL term (1: the ELBO; > 1: a beta-VAE).
-        gamma: weight of ``|KL - capacity|`` in the capacity objective; 0 (default) uses beta.
-        capacity: the target KL in nats for the capacity objective (usually annealed upwards).
+        beta: weight of the KL term, >= 0 (1: the ELBO; > 1: a beta-VAE).
+        gamma: weight of ``|KL - capacity|`` in the capacity objective, >= 0; 0 (default) uses beta.
+        capacity: the target KL in nats for the capacity objective, >= 0 (usually annealed upwards).
         seed: seed of the sampling layer.
         condition_dim: size of a label fed to encoder and decoder (0: none); see ``CVAE``.
     """
 
     def __init__(self, input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64), hidden_units=256,
                  beta=1.0, gamma=0.0, capacity=0.0, seed=None, condition_dim=0, **kwargs):
+        check_architecture(input_shape, filters, latent_dim, hidden_units)
+        for name, value in (("beta", beta), ("gamma", gamma), ("capacity", capacity)):
+            if not float(value) >= 0:  # also refuses NaN
+                raise ValueError(f"{name}={value!r}: expected a number >= 0 (a negative weight would "
+                                 f"reward the KL term, or the capacity, without bound).")
         super().__init__(**kwargs)
         self.condition_dim = int(condition_dim)
         self.image_shape = tuple(input_shape)
@@ -172,12 +294,11 @@ class VAE(keras.Model):
         self.hidden_units = int(hidden_units)
         self.seed = seed
         self.gamma = float(gamma)
-        check_divisible(self.image_shape, self.filters, "input_shape")
         self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, 2 * self.latent_dim,
                                     condition_dim=self.condition_dim)
         self.decoder = conv_decoder(self.image_shape, self.filters, self.hidden_units, self.latent_dim,
                                     condition_dim=self.condition_dim)
-        self.sampler = Sampling(seed=seed)
+        self.sampler = Sampling(seed=seed, dtype="float32")
         self.beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(beta),
                                     trainable=False, name="beta")
         self.capacity = self.add_weight(shape=(), initializer=keras.initializers.Constant(capacity),
@@ -200,10 +321,29 @@ class VAE(keras.Model):
     def _with_condition(self, inputs, condition):
         """The networks' input: ``inputs`` alone, or ``[inputs, condition]`` as float32 tensors."""
         if not self.condition_dim:
+            if condition is not None:
+                raise ValueError(f"This {type(self).__name__} is unconditional (condition_dim=0) but was "
+                                 f"given a condition: drop it, or build a CVAE to condition on labels.")
             return inputs
+        inputs = keras.ops.convert_to_tensor(inputs, "float32")
         if condition is None:
-            raise ValueError(f"This model is conditional: pass a one-hot label of size {self.condition_dim}.")
-        return [keras.ops.convert_to_tensor(inputs, "float32"), keras.ops.convert_to_tensor(condition, "float32")]
+            raise ValueError(f"This {type(self).__name__} is conditional: pass one-hot labels of shape "
+                             f"(batch, {self.condition_dim}) with the images or codes.")
+        condition = keras.ops.convert_to_tensor(condition, "float32")
+        shape, batch = tuple(condition.shape), inputs.shape[0]
+        if (len(shape) != 2 or shape[1] != self.condition_dim
+                or (None not in (shape[0], batch) and shape[0] != batch)):
+            raise ValueError(
+                f"Expected one-hot labels of shape ({batch}, {self.condition_dim}), got shape {shape}. "
+                f"One-hot encode integer labels with keras.utils.to_categorical(y, {self.condition_dim}).")
+        if tf.executing_eagerly():
+            values = condition.numpy()
+            if values.min() < 0 or values.max() > 1 or not np.allclose(values.sum(axis=1), 1, atol=1e-3):
+                raise ValueError(f"Labels must be one-hot (or class probabilities): rows of values in "
+                                 f"[0, 1] that sum to 1; got values in [{values.min():.3g}, "
+                                 f"{values.max():.3g}]. Use keras.utils.to_categorical(y, "
+                                 f"{self.condition_dim}).")
+        return [inputs, condition]
 
     def decode(self, z, condition=None):
         """``z`` -> pixel probabilities in [0, 1], the mean of ``p(x|z)``."""
@@ -211,8 +351,7 @@ class VAE(keras.Model):
 
     def posterior(self, x, condition=None):
         """``q(z|x)`` as a TFP distribution with batch shape ``(batch,)``, event ``(latent_dim,)``."""
-        mu, log_var = self.encode(x, condition)
-        return tfd.MultivariateNormalDiag(loc=mu, scale_diag=tf.exp(0.5 * log_var))
+        return losses.posterior_from(*self.encode(x, condition))
 
     def prior(self):
         """``p(z) = N(0, I)``, event shape ``(latent_dim,)``."""
@@ -234,21 +373,33 @@ class VAE(keras.Model):
         return list(self.trackers.values())
 
     def _unpack(self, data):
-        """A batch from ``fit``: ``x`` alone, ``(x, x)`` (autoencoder pairs) or, conditional, ``(x, y)``."""
+        """A batch from ``fit`` -> ``(x, target, condition)``.
+
+        Unconditional: ``x`` alone or ``(x, target)`` with ``target`` of ``x``'s shape.
+        Conditional: ``(x, one-hot label)``; the target is ``x``.
+        """
+        if self.condition_dim:
+            if not isinstance(data, (tuple, list)) or len(data) < 2:
+                raise ValueError(f"A {type(self).__name__} trains on (image, one-hot label) batches, e.g. "
+                                 f"image_dataset(x, keras.utils.to_categorical(y, {self.condition_dim})).")
+            return data[0], data[0], data[1]
         if not isinstance(data, (tuple, list)):
-            return data, None
-        return data[0], (data[1] if self.condition_dim else None)
+            return data, data, None
+        x, target = data[0], data[1]
+        if tuple(target.shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(f"An unconditional {type(self).__name__} reconstructs images: its targets must "
+                             f"have the images' shape {tuple(x.shape[1:])}, got {tuple(target.shape[1:])}. "
+                             f"Pass image_dataset(x) (no targets), or use a CVAE to condition on labels.")
+        return x, target, None
 
     def _step_losses(self, data):
-        x, condition = self._unpack(data)
-        reconstruction, kl = losses.elbo_terms(self, x, condition)
+        x, target, condition = self._unpack(data)
+        self.record_pixel_range(x, target)
+        reconstruction, kl = losses.elbo_terms(self, x, condition, target=target)
         if self.gamma > 0:
             loss = tf.reduce_mean(reconstruction) + self.gamma * tf.abs(tf.reduce_mean(kl) - self.capacity)
         else:
             loss = tf.reduce_mean(reconstruction + self.beta * kl)
-        loss = tf.debugging.check_numerics(
-            loss, "VAE loss is NaN or infinite: lower the learning rate, and check that the "
-                  "inputs are pixel values in [0, 1]")
         return loss, reconstruction, kl
 
     def _update_trackers(self, loss, reconstruction, kl):
@@ -260,7 +411,8 @@ class VAE(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._step_losses(data)
-        grads = tape.gradient(loss, self.trainable_weights)
+            scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else loss
+        grads = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._update_trackers(loss, reconstruction, kl)
 
@@ -288,6 +440,8 @@ class CVAE(VAE):
 
     def __init__(self, num_classes=10, **kwargs):
         kwargs.pop("condition_dim", None)
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes={num_classes!r}: expected a positive integer, e.g. 10.")
         super().__init__(condition_dim=num_classes, **kwargs)
 
     def get_config(self):
@@ -311,8 +465,12 @@ class LinearAnnealing(keras.callbacks.Callback):
         super().__init__()
         if attribute not in ("beta", "capacity"):
             raise ValueError(f"attribute must be 'beta' or 'capacity', got {attribute!r}.")
+        if not (float(start) >= 0 and float(stop) >= 0):
+            raise ValueError(f"{attribute} must stay >= 0, got start={start!r}, stop={stop!r}.")
+        if int(epochs) < 1:
+            raise ValueError(f"epochs={epochs!r}: expected the number of epochs to anneal over, >= 1.")
         self.attribute, self.start, self.stop, self.epochs = attribute, float(start), float(stop), int(epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        fraction = min(1.0, epoch / max(1, self.epochs))
+        fraction = min(1.0, epoch / self.epochs)
         getattr(self.model, self.attribute).assign(self.start + fraction * (self.stop - self.start))
