@@ -43,6 +43,11 @@ def data_dir():
     return REPO_ROOT / "data"
 
 
+def data_dir_label():
+    """How printed output names ``data_dir()`` without a machine path: ``$VAE_DATA_DIR`` or ``data``."""
+    return "$VAE_DATA_DIR" if os.environ.get("VAE_DATA_DIR") else "data"
+
+
 def cache_dir():
     """Where decoded copies of image folders are kept (``data/cache/`` in the repo, git-ignored)."""
     return REPO_ROOT / "data" / "cache"

@@ -81,6 +81,13 @@ class TrainingGuard(keras.callbacks.Callback):
                                      f"finite and in [0, 1]: lower the learning rate.")
 
 
+def _with_guard(callbacks):
+    """The user's callbacks plus a ``TrainingGuard``."""
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        return callbacks  # fit's own list, handed to evaluate for validation: the guard is in it
+    return [*(callbacks or []), TrainingGuard()]
+
+
 class GuardedModel(keras.Model):
     """A ``keras.Model`` whose ``fit`` and ``evaluate`` run ``TrainingGuard``, and whose
     ``load_weights`` says clearly when a weights file belongs to another architecture.
@@ -102,10 +109,10 @@ class GuardedModel(keras.Model):
         self.pixel_range.assign(tf.stack([low, high, tf.cast(finite, tf.float32)]))
 
     def fit(self, *args, callbacks=None, **kwargs):
-        return super().fit(*args, callbacks=[*(callbacks or []), TrainingGuard()], **kwargs)
+        return super().fit(*args, callbacks=_with_guard(callbacks), **kwargs)
 
     def evaluate(self, *args, callbacks=None, **kwargs):
-        return super().evaluate(*args, callbacks=[*(callbacks or []), TrainingGuard()], **kwargs)
+        return super().evaluate(*args, callbacks=_with_guard(callbacks), **kwargs)
 
     def architecture(self):
         """The constructor arguments that decide the weights' shapes."""

@@ -109,10 +109,12 @@ def test_the_guard_runs_beside_the_users_own_callbacks():
 
     model = _vae()
     model.compile(keras.optimizers.Adam(1e-3))
-    model.fit(_images(), epochs=1, batch_size=8, verbose=0, callbacks=[Record()])
+    model.fit(_images(), epochs=1, batch_size=8, verbose=0, callbacks=[Record()], validation_data=(_images(),))
     assert seen == [0, 1]
     with pytest.raises(ValueError, match="pixel values"):
         model.fit(_images() * 255, epochs=1, batch_size=8, verbose=0, callbacks=[Record()])
+    with pytest.raises(ValueError, match=r"pixel values in \[0, 255\] \(evaluation"):  # validation is checked
+        model.fit(_images(), epochs=1, batch_size=8, verbose=0, validation_data=(_images() * 255,))
     assert isinstance(TrainingGuard(), keras.callbacks.Callback)
 
 
