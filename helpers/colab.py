@@ -28,15 +28,26 @@ def colab_url(notebook_name):
     return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{notebook_name}"
 
 
+# The TensorFlow Probability release that works with each TensorFlow minor version (TFP's release
+# notes); 2.20 (Colab, August 2026) and 2.21 (requirements.txt) are the ones CI tests.
+TFP_FOR_TF = {"2.18": "0.25.0", "2.19": "0.25.0", "2.20": "0.25.0", "2.21": "0.25.0"}
+
+
 def missing_packages():
     """pip requirements for what a Colab runtime lacks, leaving its own TensorFlow in place.
 
     TensorFlow Probability needs ``tf-keras`` at TensorFlow's minor version, so that one is pinned
-    to whatever TensorFlow is installed.
+    to whatever TensorFlow is installed, and TFP itself to the release made for that TensorFlow
+    (an unpinned TFP can require a newer TensorFlow than the runtime has).
     """
     tf_version = metadata.version("tensorflow")
     minor = ".".join(tf_version.split(".")[:2])
-    wanted = {"tensorflow_probability": "tensorflow-probability", "sklearn": "scikit-learn"}
+    if minor not in TFP_FOR_TF:
+        print(f"Note: TensorFlow {tf_version} is not one this series was tested with "
+              f"({', '.join(sorted(TFP_FOR_TF))}); trying TensorFlow Probability "
+              f"{TFP_FOR_TF[max(TFP_FOR_TF)]}.")
+    tfp_pin = f"tensorflow-probability=={TFP_FOR_TF.get(minor, TFP_FOR_TF[max(TFP_FOR_TF)])}"
+    wanted = {"tensorflow_probability": tfp_pin, "sklearn": "scikit-learn"}
     needed = [pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None]
     try:
         tf_keras_ok = metadata.version("tf-keras").startswith(minor + ".")
@@ -48,10 +59,18 @@ def missing_packages():
 
 
 def install_missing_packages():
-    """Install ``missing_packages()`` with pip (used by the notebooks' first cell on Colab)."""
+    """Install ``missing_packages()`` with pip (used by the notebooks' first cell on Colab).
+
+    Raises:
+        RuntimeError: pip failed; the message holds pip's own error text.
+    """
     needed = missing_packages()
     if needed:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *needed], check=True)
+        command = [sys.executable, "-m", "pip", "install", "-q", *needed]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"Installing {' '.join(needed)} failed (pip exit code {done.returncode}):\n"
+                               f"{(done.stderr or done.stdout)[-3000:]}")
 
 
 def set_github_repo(repo, root=_ROOT):

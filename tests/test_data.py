@@ -785,7 +785,8 @@ def _imported_modules(source):
     return names
 
 
-def test_requirements_pin_every_package_that_helpers_and_notebooks_import():
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-colab.txt"])
+def test_requirements_pin_every_package_that_helpers_and_notebooks_import(requirements):
     imported = set()
     for path in (REPO_ROOT / "helpers").glob("*.py"):
         imported |= _imported_modules(path.read_text())
@@ -800,9 +801,9 @@ def test_requirements_pin_every_package_that_helpers_and_notebooks_import():
     def normalized(name):
         return re.sub(r"[-_.]+", "-", name).lower()
 
-    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    lines = (REPO_ROOT / requirements).read_text().splitlines()
     pinned = {normalized(line.split("==")[0]) for line in lines if "==" in line and not line.startswith("#")}
     providers = importlib.metadata.packages_distributions()
     unpinned = {module: providers.get(module, [module]) for module in sorted(third_party)
                 if not {normalized(d) for d in providers.get(module, [module])} & pinned}
-    assert unpinned == {}, "imported but not pinned in requirements.txt"
+    assert unpinned == {}, f"imported but not pinned in {requirements}"

@@ -32,3 +32,11 @@ def test_ends_with_a_question_and_a_hidden_answer(notebook):
     markdown = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
     assert "Check your understanding" in markdown
     assert "<details>" in markdown and "</details>" in markdown
+
+
+def test_each_notebook_ends_with_a_link_to_the_next():
+    for path, following in zip(NOTEBOOKS, [*NOTEBOOKS[1:], None]):
+        last = json.loads(path.read_text())["cells"][-1]
+        text = "".join(last["source"])
+        assert last["cell_type"] == "markdown", path.name
+        assert f"]({following.name})" in text if following else "](../README.md)" in text, path.name
