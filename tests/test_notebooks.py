@@ -1,6 +1,7 @@
 """What a reader sees on GitHub: the committed notebooks hold a clean, full (not quick) run."""
 
 import json
+import re
 
 import pytest
 
@@ -40,3 +41,40 @@ def test_each_notebook_ends_with_a_link_to_the_next():
         text = "".join(last["source"])
         assert last["cell_type"] == "markdown", path.name
         assert f"]({following.name})" in text if following else "](../README.md)" in text, path.name
+
+
+NUMBER = r"\d[\d,]*(?:\.\d+)?"  # 86.76, 10,000, 2
+
+
+def _output_text(path):
+    """Everything a notebook's committed outputs show as text: streams, plain text and Markdown."""
+    texts = []
+    for cell in json.loads(path.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            texts.append("".join(output.get("text", "")))
+            for kind in ("text/plain", "text/markdown"):
+                texts.append("".join(output.get("data", {}).get(kind, "")))
+    return "\n".join(texts)
+
+
+def _readme_results():
+    """``(notebook number, row text, numbers)`` for each row of the README's results table."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("## Results", 1)[1].split("\n## ", 1)[0]
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"\d\d", cells[0]):
+            # the value and the run-time columns; a citation such as "(Burda et al. 2015: 86.76)" is
+            # the literature's number, not ours
+            measured = re.sub(r"\([^()]*et al\.[^()]*\)", "", f"{cells[2]} {cells[3]}")
+            yield cells[0], line, re.findall(NUMBER, measured)
+
+
+def test_every_number_in_the_readme_results_is_printed_by_its_notebook():
+    """Each number is compared whole, as printed: "53" does not match an output of 52.8."""
+    printed = {path.name[:2]: set(re.findall(NUMBER, _output_text(path))) for path in NOTEBOOKS}
+    rows = list(_readme_results())
+    assert rows, "no results table found in README.md"
+    missing = [(number, value) for number, line, values in rows for value in values
+               if value not in printed[number]]
+    assert not missing, f"README numbers absent from the notebook outputs: {missing}"
