@@ -29,6 +29,16 @@ def check_pixels(x, name="x"):
     return x.astype(np.float32, copy=False)
 
 
+def _given(method, inputs, condition):
+    """``method(inputs)``, or ``method(inputs, condition)`` for a conditional model.
+
+    So the functions below also work for a model whose methods take no condition at all, such as
+    the VAE that notebook 03 writes out in full: any model with ``encode``, ``sampler``,
+    ``posterior``, ``prior``, ``likelihood`` and ``latent_dim`` as in ``helpers.models.VAE``.
+    """
+    return method(inputs) if condition is None else method(inputs, condition)
+
+
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}={value!r}: expected a positive integer.")
@@ -65,7 +75,7 @@ def kl_per_dimension(model, x, condition=None, batch_size=1000):
     total = 0.0
     for start in range(0, len(x), batch_size):
         c = None if condition is None else condition[start:start + batch_size]
-        mu, log_var = model.encode(tf.convert_to_tensor(x[start:start + batch_size], tf.float32), c)
+        mu, log_var = _given(model.encode, tf.convert_to_tensor(x[start:start + batch_size], tf.float32), c)
         total += tf.reduce_sum(gaussian_kl(mu, log_var), axis=0).numpy()
     return total / len(x)
 
@@ -85,9 +95,9 @@ def elbo_terms(model, x, condition=None, target=None):
     Returns:
         ``(reconstruction, kl)``, each ``(batch,)`` in nats.
     """
-    mu, log_var = model.encode(x, condition)
+    mu, log_var = _given(model.encode, x, condition)
     z = model.sampler([mu, log_var])
-    reconstruction = -model.likelihood(z, condition).log_prob(x if target is None else target)
+    reconstruction = -_given(model.likelihood, z, condition).log_prob(x if target is None else target)
     kl = tfd.kl_divergence(posterior_from(mu, log_var), model.prior())
     return reconstruction, kl
 
@@ -149,7 +159,7 @@ def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None, d
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
         cb = None if condition is None else tf.convert_to_tensor(condition[start:start + batch_size], tf.float32)
-        q = model.posterior(xb, cb)
+        q = _given(model.posterior, xb, cb)
         chunk = max(1, decode_budget // len(xb))
         # log-sum-exp over all k samples, accumulated chunk by chunk
         log_sums = [_log_weights_sum(model, xb, cb, q, prior, min(chunk, k - done))
@@ -165,5 +175,5 @@ def _log_weights_sum(model, x, condition, q, prior, k):
     flat_z = tf.reshape(z, (-1, model.latent_dim))
     tiled_x = tf.reshape(tf.tile(x[None], [k, 1, 1, 1, 1]), (-1, *x.shape[1:]))
     tiled_c = None if condition is None else tf.reshape(tf.tile(condition[None], [k, 1, 1]), (-1, condition.shape[-1]))
-    log_px_z = tf.reshape(model.likelihood(flat_z, tiled_c).log_prob(tiled_x), (k, n))
+    log_px_z = tf.reshape(_given(model.likelihood, flat_z, tiled_c).log_prob(tiled_x), (k, n))
     return tf.reduce_logsumexp(log_px_z + prior.log_prob(z) - q.log_prob(z), axis=0)

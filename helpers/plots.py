@@ -149,7 +149,7 @@ def plot_latent_manifold(decode, n=15, size=6.0, title=None):
     h, w = images.shape[1:3]
     canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("$z_1$: prior quantiles, left to right")

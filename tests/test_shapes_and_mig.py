@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.metrics import discretize, mutual_information_gap
+from helpers.metrics import discretize, mutual_information_gap, mutual_information_matrix
 from helpers.shapes import FACTOR_NAMES, SHAPE_NAMES, factor_values, make_shapes
 
 
@@ -91,3 +91,14 @@ def test_mig_rejects_bad_shapes():
         mutual_information_gap(np.zeros((10, 1)), np.zeros((10, 2), int))
     with pytest.raises(ValueError, match="N = 10"):
         mutual_information_gap(np.zeros((10, 3)), np.zeros((9, 2), int))
+
+
+def test_mutual_information_matrix_finds_which_latent_holds_which_factor():
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 8, (4000, 2))
+    latents = np.stack([rng.normal(size=4000), factors[:, 1], factors[:, 0]], axis=1)
+    mi = mutual_information_matrix(latents + rng.normal(scale=0.01, size=latents.shape), factors)
+    assert mi.shape == (3, 2)
+    assert mi.argmax(axis=0).tolist() == [2, 1]  # factor 0 lives in latent 2, factor 1 in latent 1
+    assert mi[0].max() < 0.05 * mi.max()  # the noise latent knows almost nothing
+    np.testing.assert_allclose(mi[2, 0], np.log(8), rtol=0.05)  # all of H(v_0) = log 8 nats

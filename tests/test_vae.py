@@ -195,3 +195,33 @@ def test_cvae_trains_on_labelled_pairs_and_the_label_changes_the_output(tmp_path
     loaded = keras.models.load_model(tmp_path / "cvae.keras")
     assert isinstance(loaded, CVAE) and loaded.condition_dim == 3
     np.testing.assert_array_equal(loaded([x[:5], labels[:5]]).numpy(), model([x[:5], labels[:5]]).numpy())
+
+
+def test_kl_per_dimension_is_the_closed_form_kl_averaged_over_images():
+    model = _small_vae()
+    x = _binary_images(70, seed=4)
+    per_dim = losses.kl_per_dimension(model, x, batch_size=32)  # batches of 32, 32, 6
+    mu, log_var = model.encode(x)
+    assert per_dim.shape == (2,)
+    np.testing.assert_allclose(per_dim, losses.gaussian_kl(mu, log_var).numpy().mean(axis=0), rtol=1e-5)
+    # its sum is the KL term of the ELBO, as TFP computes it
+    kl = tfd.kl_divergence(model.posterior(x), model.prior()).numpy().mean()
+    assert per_dim.sum() == pytest.approx(kl, rel=1e-4)
+
+
+def test_conditional_evaluation_uses_the_labels():
+    model = _small_cvae()
+    x = _binary_images(30, seed=5)
+    labels = np.eye(3, dtype=np.float32)[np.arange(30) % 3]
+    other = np.roll(labels, 1, axis=0)
+    mu, log_var = model.encode(x, labels)
+    per_dim = losses.kl_per_dimension(model, x, labels, batch_size=8)
+    np.testing.assert_allclose(per_dim, losses.gaussian_kl(mu, log_var).numpy().mean(axis=0), rtol=1e-5)
+    assert not np.allclose(per_dim, losses.kl_per_dimension(model, x, other))
+    elbo = losses.negative_elbo(model, x, labels, samples=30, batch_size=8)
+    assert elbo.shape == (30,) and not np.allclose(elbo, losses.negative_elbo(model, x, other, samples=30))
+    keras.utils.set_random_seed(1)
+    iw = losses.importance_weighted_nll(model, x, k=50, condition=labels, batch_size=8)
+    assert iw.shape == (30,) and iw.mean() < elbo.mean()  # the tighter bound, for -log p(x|y)
+    with pytest.raises(ValueError, match="one label each"):
+        losses.importance_weighted_nll(model, x, k=5, condition=labels[:10])

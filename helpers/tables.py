@@ -1,0 +1,38 @@
+"""Results tables for the notebooks: Markdown in Jupyter and on GitHub, aligned text elsewhere."""
+
+
+class Table:
+    """A table that a notebook shows as Markdown, with an aligned plain-text fallback.
+
+    Make it the last expression of a cell (or ``display`` it): Jupyter and GitHub render the
+    Markdown; a terminal, a text-only viewer or a test reads the plain text. Both carry the same
+    numbers.
+
+    Args:
+        header: the column titles.
+        rows: one sequence of cells per row, each as long as ``header``; cells are shown with ``str``.
+        note: a line of text shown under the table (optional).
+    """
+
+    def __init__(self, header, rows, note=""):
+        self.header = [str(h) for h in header]
+        self.rows = [[str(cell) for cell in row] for row in rows]
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.header):
+                raise ValueError(f"row {i} has {len(row)} cells, the header {len(self.header)}: "
+                                 f"expected one cell per column ({self.header}).")
+        self.note = str(note)
+
+    def _repr_markdown_(self):
+        lines = ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
+
+    def __repr__(self):
+        widths = [max(len(cell) for cell in column) for column in zip(self.header, *self.rows)]
+
+        def line(cells):
+            return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+        lines = [line(self.header), line(["-" * w for w in widths]), *map(line, self.rows)]
+        return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
