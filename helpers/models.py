@@ -50,20 +50,32 @@ class TrainingGuard(keras.callbacks.Callback):
 
     ``tf.debugging.check_numerics`` does not fire inside an XLA-compiled step (the default for
     Keras 3 on a GPU), so the checks happen here, after each batch, on what the step recorded:
-    the logged loss and the model's ``pixel_range`` (min, max, all finite, of the batch's images). The
-    models below add this callback to every ``fit`` and ``evaluate`` call themselves.
+    the logged loss and the model's ``pixel_range`` (min, max, all finite, of the images seen
+    since the epoch began). The models below add this callback to every ``fit`` and ``evaluate``
+    call themselves.
+
+    The check is ``async_safe``: Keras runs it in a worker thread while the next step proceeds, so
+    it does not stall training at every batch; its error reaches ``fit`` a batch or so later.
     """
 
+    async_safe = True
     epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.model.reset_pixel_range()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.model.reset_pixel_range()
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_pixel_range()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._check(logs, f"training, epoch {self.epoch + 1}, batch {batch + 1}")
+        self._check(logs, f"training, epoch {self.epoch + 1}, around batch {batch + 1}")
 
     def on_test_batch_end(self, batch, logs=None):
-        self._check(logs, f"evaluation, batch {batch + 1}")
+        self._check(logs, f"evaluation, around batch {batch + 1}")
 
     def _check(self, logs, where):
         name = type(self.model).__name__
@@ -98,15 +110,21 @@ class GuardedModel(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # a plain tf.Variable: not a model weight, so saved files do not change
-        self.pixel_range = tf.Variable([0.0, 1.0, 1.0], trainable=False, name="pixel_range")
+        self.pixel_range = tf.Variable([np.inf, -np.inf, 1.0], trainable=False, name="pixel_range")
+
+    def reset_pixel_range(self):
+        """Forget the images seen so far (``TrainingGuard`` calls it as each epoch begins)."""
+        self.pixel_range.assign([np.inf, -np.inf, 1.0])
 
     def record_pixel_range(self, *images):
-        """Keep ``[min, max, 1.0 if all finite else 0.0]`` of the batch's images for the guard."""
+        """Fold the batch's images into ``[min, max, 1.0 if all finite else 0.0]`` for the guard."""
         images = [tf.cast(x, tf.float32) for x in images]
         low = tf.reduce_min([tf.reduce_min(x) for x in images])
         high = tf.reduce_max([tf.reduce_max(x) for x in images])
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in images])
-        self.pixel_range.assign(tf.stack([low, high, tf.cast(finite, tf.float32)]))
+        finite = tf.cast(tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in images]), tf.float32)
+        seen = self.pixel_range
+        self.pixel_range.assign(tf.stack([tf.minimum(seen[0], low), tf.maximum(seen[1], high),
+                                          seen[2] * finite]))
 
     def fit(self, *args, callbacks=None, **kwargs):
         return super().fit(*args, callbacks=_with_guard(callbacks), **kwargs)
