@@ -36,3 +36,18 @@ class Table:
 
         lines = [line(self.header), line(["-" * w for w in widths]), *map(line, self.rows)]
         return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
+
+
+def mean_sd(values, fmt=".2f"):
+    """``values`` (one per seed) as ``"mean ± sd"``, the sample standard deviation (ddof 1).
+
+    One value has no spread to show, so it is returned alone.
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"Expected one or more finite numbers, got {values!r}.")
+    if values.size == 1:
+        return f"{values[0]:{fmt}}"
+    return f"{values.mean():{fmt}} ± {values.std(ddof=1):{fmt}}"

@@ -1,0 +1,180 @@
+"""Codes in a latent space, points to probe it with, and an independent judge's scores.
+
+Notebook 04 asks whether a latent space *generates*: decode points that no image was encoded to
+and ask a classifier trained on real images (the judge) whether the results look like data. These
+are the pieces it uses for the autoencoder and the VAE alike. Plain numpy and scikit-learn, so
+they also work without TensorFlow Probability.
+"""
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+
+def _is_vae(model):
+    if hasattr(model, "encode") and hasattr(model, "decode"):
+        return True
+    if hasattr(model, "encoder") and hasattr(model, "decoder"):
+        return False
+    raise TypeError(f"Expected an autoencoder (with .encoder and .decoder) or a VAE (with .encode and "
+                    f".decode), got {type(model).__name__}.")
+
+
+def latent_codes(model, images, batch_size=1000):
+    """The code of each image: an autoencoder's ``encoder(x)``, a VAE's posterior mean ``mu(x)``.
+
+    Args:
+        model: a ``helpers.models.ConvAutoencoder`` or ``VAE`` (or any model with the same methods).
+        images: ``(N, H, W, C)``, uint8 0-255 or float in [0, 1].
+        batch_size: images encoded at once.
+
+    Returns:
+        ``(N, latent_dim)`` float32.
+    """
+    from helpers.data import image_dataset
+
+    vae = _is_vae(model)
+    batches = image_dataset(images, batch_size=batch_size, shuffle=False)
+    codes = [model.encode(x)[0] if vae else model.encoder(x, training=False) for x, _ in batches]
+    return np.concatenate([np.asarray(c) for c in codes]).astype(np.float32)
+
+
+def decoded_images(model, z, batch_size=1000):
+    """Images decoded from latent points: the autoencoder's output, the VAE's mean of ``p(x|z)``.
+
+    Args:
+        model: as in ``latent_codes``.
+        z: ``(N, latent_dim)`` latent points.
+        batch_size: points decoded at once.
+
+    Returns:
+        ``(N, H, W, C)`` float32 pixel values in [0, 1].
+    """
+    vae = _is_vae(model)
+    z = np.asarray(z, dtype=np.float32)
+    latent_dim = model.latent_dim
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"Expected latent points of shape (N, {latent_dim}), got {z.shape}.")
+    if not np.isfinite(z).all():
+        raise ValueError("Latent points contain NaN or infinite values; check how they were made.")
+    decode = model.decode if vae else (lambda batch: model.decoder(batch, training=False))
+    parts = [np.asarray(decode(z[i:i + batch_size])) for i in range(0, len(z), batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def judge_scores(probabilities, threshold=0.9):
+    """How sure a classifier is about images: the share it is confident on, and its mean entropy.
+
+    Args:
+        probabilities: ``(N, K)`` class probabilities from the judge, rows summing to 1.
+        threshold: an image counts as confident when its largest probability is >= this.
+
+    Returns:
+        ``(confident, entropy)``: the share of images with a class probability >= ``threshold``
+        (0 to 1), and the mean entropy of the prediction in nats (0: sure, ``log K``: no idea).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"Expected class probabilities of shape (N, K), got shape {p.shape}.")
+    if not np.isfinite(p).all() or p.min() < 0 or not np.allclose(p.sum(axis=1), 1, atol=1e-3):
+        raise ValueError("Expected rows of class probabilities (values in [0, 1] summing to 1): end "
+                         "the judge with a softmax, or apply one to its logits.")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold={threshold!r}: expected a probability in (0, 1].")
+    entropy = -np.sum(p * np.log(np.clip(p, 1e-12, 1)), axis=1)
+    return float(np.mean(p.max(axis=1) >= threshold)), float(entropy.mean())
+
+
+def unit_directions(n, dim, seed=0):
+    """``n`` directions drawn uniformly on the unit sphere in ``dim`` dimensions, ``(n, dim)``."""
+    u = np.random.default_rng(seed).standard_normal((n, dim))
+    return (u / np.linalg.norm(u, axis=1, keepdims=True)).astype(np.float32)
+
+
+def typical_neighbour_distance(codes, max_queries=5000):
+    """The median Euclidean distance from a code to its nearest *other* code.
+
+    A yardstick for "near" that suits each latent space: distances measured in these units can be
+    compared between an autoencoder and a VAE whose codes have different scales.
+
+    Args:
+        codes: ``(N, latent_dim)`` codes of the training images, ``N >= 2``.
+        max_queries: the median is taken over the first this many codes (each against all ``N``).
+
+    Returns:
+        The median distance, a float in the codes' units.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ValueError(f"Expected at least two codes of shape (N, latent_dim), got shape {codes.shape}.")
+    distances, _ = NearestNeighbors(n_neighbors=2).fit(codes).kneighbors(codes[:max_queries])
+    return float(np.median(distances[:, 1]))  # column 0 is the code itself
+
+
+RADII = (0.5, 1, 2, 4)  # distances from a test code, in units of typical_neighbour_distance
+
+
+def probe_points(codes_train, labels_train, codes_test, n=1000, seed=0):
+    """Latent points that no image was encoded to, by how they were chosen.
+
+    Args:
+        codes_train: ``(N, d)`` codes of the training images; ``labels_train``: their classes
+            ``(N,)``, 0-9; ``codes_test``: ``(M, d)`` codes of test images.
+        n: points per way of choosing them (``class centroids`` gives 10).
+        seed: seeds every random draw.
+
+    Returns:
+        ``dict`` name -> ``(n, d)`` float32: samples from ``N(0, I)``, from a Gaussian fitted to the
+        training codes (diagonal or full covariance) and from a 10-component Gaussian mixture fitted
+        to them (Ghosh et al. 2020); the 10 class centroids; points near the centre of the codes;
+        midpoints of random pairs of test codes; and test codes moved ``r`` typical
+        nearest-neighbour gaps in random directions, for each ``r`` in ``RADII``.
+    """
+    if len(codes_test) < n:
+        raise ValueError(f"probe_points needs at least n={n} test codes to move, got "
+                         f"{len(codes_test)}: encode more test images or lower n.")
+    rng = np.random.default_rng(seed)
+    d = codes_train.shape[1]
+    mean, std = codes_train.mean(axis=0), codes_train.std(axis=0)
+    full = rng.multivariate_normal(mean, np.cov(codes_train, rowvar=False), n)
+    mixture = GaussianMixture(10, covariance_type="full", reg_covar=1e-4, random_state=seed)
+    mixture.fit(codes_train[:10_000])
+    k = rng.choice(10, n, p=mixture.weights_)  # a component for each point, then a draw from it
+    chol = np.linalg.cholesky(mixture.covariances_)
+    mixed = mixture.means_[k] + np.einsum("nij,nj->ni", chol[k], rng.standard_normal((n, d)))
+    a, b = rng.choice(len(codes_test), (2, n))
+    step = typical_neighbour_distance(codes_train)
+    points = {
+        "N(0, I)": rng.standard_normal((n, d)),
+        "Gaussian fitted to codes, diagonal": mean + std * rng.standard_normal((n, d)),
+        "Gaussian fitted to codes, full": full,
+        "mixture of 10 Gaussians fitted to codes": mixed,
+        "class centroids": np.stack([codes_train[labels_train == c].mean(0) for c in range(10)]),
+        "near the centre": mean + 0.1 * (full - mean),
+        "midpoints of two test codes": (codes_test[a] + codes_test[b]) / 2,
+    }
+    for r in RADII:  # z + r * step * u: a test code moved r typical gaps in a random direction
+        points[f"test code + {r:g} gaps"] = codes_test[:n] + r * step * unit_directions(n, d, seed)
+    return {name: z.astype(np.float32) for name, z in points.items()}
+
+
+def battery(model, judge, codes_train, labels_train, codes_test, test_images, n=1000, seed=0):
+    """Decode every probe of ``probe_points`` and score the images with ``judge``.
+
+    Args:
+        model: as in ``latent_codes``; ``judge``: a Keras classifier of the images that ends in a
+            softmax; ``codes_*``, ``labels_train``, ``n``, ``seed``: as in ``probe_points``.
+        test_images: the test images themselves, float in [0, 1], in ``codes_test``'s order.
+
+    Returns:
+        ``(scores, images)``: ``dict`` name -> ``judge_scores`` and ``dict`` name -> decoded
+        images ``(n, H, W, C)``, each beginning with two references: the real test images and
+        their reconstructions (the decoded test codes).
+    """
+    images = {"real test images": np.asarray(test_images[:n], dtype=np.float32),
+              "reconstructions of test images": decoded_images(model, codes_test[:n])}
+    for name, z in probe_points(codes_train, labels_train, codes_test, n, seed).items():
+        images[name] = decoded_images(model, z)
+    scores = {name: judge_scores(judge.predict(x, batch_size=1000, verbose=0))
+              for name, x in images.items()}
+    return scores, images
