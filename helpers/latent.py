@@ -178,3 +178,71 @@ def battery(model, judge, codes_train, labels_train, codes_test, test_images, n=
     scores = {name: judge_scores(judge.predict(x, batch_size=1000, verbose=0))
               for name, x in images.items()}
     return scores, images
+
+
+def _by_model(scores):
+    """``{(model, seed): ...}`` -> the model names in order, and each one's seeds."""
+    kinds = list(dict.fromkeys(kind for kind, _ in scores))
+    return kinds, {kind: [seed for k, seed in scores if k == kind] for kind in kinds}
+
+
+def battery_table(scores, sizes, note=""):
+    """The judge's scores of every probe, one row each, as mean ± sd over seeds for each model.
+
+    Args:
+        scores: ``{(model name, seed): scores}`` with ``scores`` as returned by ``battery``.
+        sizes: ``{probe: number of images}``.
+        note: a line under the table.
+
+    Returns:
+        A ``helpers.tables.Table``: confident share and entropy (nats) for each model.
+    """
+    from helpers.tables import Table, mean_sd
+
+    kinds, seeds = _by_model(scores)
+    probes = list(scores[kinds[0], seeds[kinds[0]][0]])
+    rows = []
+    for name in probes:
+        rows.append([name, sizes[name]]
+                    + [mean_sd([scores[k, s][name][0] for s in seeds[k]], ".1%") for k in kinds]
+                    + [mean_sd([scores[k, s][name][1] for s in seeds[k]], ".2f") for k in kinds])
+    header = (["probe", "images"] + [f"{k}: confident" for k in kinds]
+              + [f"{k}: entropy (nats)" for k in kinds])
+    return Table(header, rows, note)
+
+
+def plot_judge_by_radius(scores, title=None):
+    """Judge scores against the distance from test codes (``RADII``), mean ± sd over seeds.
+
+    Distance 0 is the reconstructions of the test images; dotted lines mark each model's
+    midpoints of test pairs, a gray line the real test images. ``scores`` as in ``battery_table``.
+
+    Returns:
+        The matplotlib ``Figure``, two panels: share judged confident, and entropy.
+    """
+    import matplotlib.pyplot as plt
+
+    kinds, seeds = _by_model(scores)
+    names = ["reconstructions of test images"] + [f"test code + {r:g} gaps" for r in RADII]
+    radii = [0, *RADII]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for index, (ax, label) in enumerate(zip(axes, ("share judged confident", "judge entropy (nats)"))):
+        for kind, colour in zip(kinds, ("C0", "C1", "C2", "C3")):
+            values = np.array([[scores[kind, s][n][index] for n in names] for s in seeds[kind]])
+            spread = values.std(axis=0, ddof=1) if len(values) > 1 else None
+            ax.errorbar(radii, values.mean(axis=0), yerr=spread, marker="o", capsize=3,
+                        color=colour, label=kind)
+            midpoints = np.mean([scores[kind, s]["midpoints of two test codes"][index]
+                                 for s in seeds[kind]])
+            ax.axhline(midpoints, color=colour, ls=":", lw=1, label=f"{kind}: midpoints")
+        real = np.mean([scores[key]["real test images"][index] for key in scores])
+        ax.axhline(real, color="gray", lw=1, label="real test images")
+        ax.set_xlabel("distance from a test code (typical gaps δ)")
+        ax.set_ylabel(label)
+        ax.set_xticks(radii)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    n_seeds = sorted({len(s) for s in seeds.values()})
+    fig.suptitle(title or f"Decoding near test codes: mean ± sd over {n_seeds[-1]} seeds", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.latent import (RADII, battery, decoded_images, judge_scores, latent_codes, probe_points,
+from helpers.latent import (RADII, battery, battery_table, decoded_images, plot_judge_by_radius, judge_scores, latent_codes, probe_points,
                             typical_neighbour_distance, unit_directions)
 from helpers.tables import mean_sd
 
@@ -117,3 +117,30 @@ def test_mean_sd_uses_the_sample_standard_deviation():
     assert mean_sd([0.5], fmt=".1%") == "50.0%"
     with pytest.raises(ValueError, match="finite"):
         mean_sd([1.0, np.nan])
+
+
+def _fake_scores():
+    names = ["real test images", "reconstructions of test images", "midpoints of two test codes",
+             *[f"test code + {r:g} gaps" for r in RADII]]
+    return {(kind, seed): {name: (0.5 + 0.1 * seed, 1.0 + i) for i, name in enumerate(names)}
+            for kind in ("autoencoder", "VAE") for seed in (0, 1, 2)}
+
+
+def test_battery_table_reports_mean_and_sd_over_seeds_per_model():
+    scores = _fake_scores()
+    table = battery_table(scores, {name: 7 for name in scores["VAE", 0]})
+    assert table.header == ["probe", "images", "autoencoder: confident", "VAE: confident",
+                            "autoencoder: entropy (nats)", "VAE: entropy (nats)"]
+    assert table.rows[0] == ["real test images", "7", "60.0% ± 10.0%", "60.0% ± 10.0%",
+                             "1.00 ± 0.00", "1.00 ± 0.00"]
+    assert len(table.rows) == len(scores["VAE", 0])
+
+
+def test_plot_judge_by_radius_draws_both_models_against_the_radii():
+    import matplotlib
+    matplotlib.use("Agg")
+    fig = plot_judge_by_radius(_fake_scores())
+    lines = fig.axes[0].get_legend_handles_labels()[1]
+    assert {"autoencoder", "VAE", "autoencoder: midpoints", "VAE: midpoints",
+            "real test images"} <= set(lines)
+    np.testing.assert_allclose(fig.axes[0].get_xticks(), [0, *RADII])
