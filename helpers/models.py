@@ -420,10 +420,10 @@ class VAE(GuardedModel):
     def _step_losses(self, data):
         x, target, condition = self._unpack(data)
         self.record_pixel_range(x, target)
-        reconstruction, kl = losses.elbo_terms(self, x, condition, target=target)
-        if self.gamma > 0:
+        reconstruction, kl = losses.elbo_terms(self, x, condition, target=target)  # (batch,) each, nats
+        if self.gamma > 0:  # the capacity objective: hold the mean KL near the target C
             loss = tf.reduce_mean(reconstruction) + self.gamma * tf.abs(tf.reduce_mean(kl) - self.capacity)
-        else:
+        else:  # the beta-VAE; beta = 1 is the negative ELBO
             loss = tf.reduce_mean(reconstruction + self.beta * kl)
         return loss, reconstruction, kl
 
