@@ -24,6 +24,9 @@ if keras.backend.backend() != "tensorflow":
 
 LOG_VAR_RANGE = (-12.0, 8.0)  # sigma between 0.0025 and 55: keeps exp(log_var) finite early in training
 
+# The MNIST networks of notebooks 03 to 08: two stride-2 convolutions, a 512-unit dense layer, 16-D z
+MNIST_NET = dict(input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64), hidden_units=512)
+
 
 def check_architecture(shape, filters, latent_dim, hidden_units, what="input_shape"):
     """Raise a clear error unless the arguments describe a network that can be built.
@@ -473,6 +476,30 @@ class CVAE(VAE):
         config = super().get_config()
         config["num_classes"] = config.pop("condition_dim")
         return config
+
+
+def timed_fit(model, data, epochs, learning_rate=1e-3, alpha=0.05, validation_data=None, **compile_args):
+    """Compile ``model`` with Adam on a cosine-decay schedule, fit it, and time the fit.
+
+    The learning rate falls from ``learning_rate`` to ``alpha * learning_rate`` over all the steps
+    of the ``epochs`` passes over ``data`` (a ``tf.data.Dataset`` of known length, e.g. from
+    ``helpers.data.image_dataset``). ``compile_args`` go to ``compile`` (e.g. ``loss="mse"`` for an
+    autoencoder; a VAE brings its own loss).
+
+    Returns:
+        ``(history, seconds)``: the Keras ``History`` and the wall-clock seconds ``fit`` took.
+    """
+    import time
+
+    steps_per_epoch = int(data.cardinality())
+    if steps_per_epoch <= 0:
+        raise ValueError("timed_fit needs a dataset of known, finite length (e.g. from "
+                         "helpers.data.image_dataset), to spread the schedule over its steps.")
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch, alpha=alpha)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), **compile_args)
+    start = time.perf_counter()
+    history = model.fit(data, epochs=epochs, validation_data=validation_data, verbose=0)
+    return history, time.perf_counter() - start
 
 
 class LinearAnnealing(keras.callbacks.Callback):
