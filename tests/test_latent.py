@@ -3,7 +3,6 @@ import pytest
 
 from helpers.latent import (RADII, battery, battery_table, decoded_images, plot_judge_by_radius, judge_scores, latent_codes, probe_points,
                             typical_neighbour_distance, unit_directions)
-from helpers.tables import mean_sd
 
 
 def test_judge_scores_count_confident_images_and_average_the_entropy():
@@ -112,13 +111,6 @@ def test_battery_scores_every_probe_and_the_two_references(tiny_models):
     np.testing.assert_array_equal(decoded["real test images"], images[:40])
 
 
-def test_mean_sd_uses_the_sample_standard_deviation():
-    assert mean_sd([1.0, 2.0, 3.0]) == "2.00 ± 1.00"
-    assert mean_sd([0.5], fmt=".1%") == "50.0%"
-    with pytest.raises(ValueError, match="finite"):
-        mean_sd([1.0, np.nan])
-
-
 def _fake_scores():
     names = ["real test images", "reconstructions of test images", "midpoints of two test codes",
              *[f"test code + {r:g} gaps" for r in RADII]]
@@ -144,19 +136,3 @@ def test_plot_judge_by_radius_draws_both_models_against_the_radii():
     assert {"autoencoder", "VAE", "autoencoder: midpoints", "VAE: midpoints",
             "real test images"} <= set(lines)
     np.testing.assert_allclose(fig.axes[0].get_xticks(), [0, *RADII])
-
-
-def test_timed_fit_decays_the_learning_rate_over_all_steps_and_times_the_fit():
-    from helpers.data import image_dataset
-    from helpers.models import VAE, timed_fit
-
-    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1)).astype(np.uint8)
-    data = image_dataset(images, batch_size=10)
-    model = VAE(input_shape=(8, 8, 1), latent_dim=2, filters=(4,), hidden_units=8, seed=0)
-    history, seconds = timed_fit(model, data, epochs=2, learning_rate=1e-2, alpha=0.1)
-    assert len(history.history["loss"]) == 2 and seconds > 0
-    # after all 8 steps the schedule has reached alpha * learning_rate
-    assert int(model.optimizer.iterations) == 8
-    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3, rel=1e-4)
-    with pytest.raises(ValueError, match="known, finite length"):
-        timed_fit(model, data.repeat(), epochs=1)

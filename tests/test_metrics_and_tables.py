@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from helpers.metrics import psnr, roc_auc_with_interval
-from helpers.tables import Table
+from helpers.tables import Table, mean_sd
 
 
 def test_psnr_is_the_per_image_value_not_that_of_the_mean_error():
@@ -74,3 +74,10 @@ def test_table_renders_markdown_and_aligned_text():
 def test_table_refuses_a_row_of_the_wrong_length():
     with pytest.raises(ValueError, match="row 1 has 1 cells, the header 2"):
         Table(["a", "b"], [(1, 2), (3,)])
+
+
+def test_mean_sd_uses_the_sample_standard_deviation():
+    assert mean_sd([1.0, 2.0, 3.0]) == "2.00 ± 1.00"
+    assert mean_sd([0.5], fmt=".1%") == "50.0%"
+    with pytest.raises(ValueError, match="finite"):
+        mean_sd([1.0, np.nan])

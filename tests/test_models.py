@@ -49,3 +49,19 @@ def test_training_reduces_the_reconstruction_error():
     model.fit(x, x, epochs=30, batch_size=16, verbose=0)
     after = model.evaluate(x, x, verbose=0)
     assert after < before / 5
+
+
+def test_timed_fit_decays_the_learning_rate_over_all_steps_and_times_the_fit():
+    from helpers.data import image_dataset
+    from helpers.models import VAE, timed_fit
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1)).astype(np.uint8)
+    data = image_dataset(images, batch_size=10)
+    model = VAE(input_shape=(8, 8, 1), latent_dim=2, filters=(4,), hidden_units=8, seed=0)
+    history, seconds = timed_fit(model, data, epochs=2, learning_rate=1e-2, alpha=0.1)
+    assert len(history.history["loss"]) == 2 and seconds > 0
+    # after all 8 steps the schedule has reached alpha * learning_rate
+    assert int(model.optimizer.iterations) == 8
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3, rel=1e-4)
+    with pytest.raises(ValueError, match="known, finite length"):
+        timed_fit(model, data.repeat(), epochs=1)
