@@ -1,0 +1,143 @@
+"""Shipped weights (``helpers.pretrained``, ``weights/``): what ``TRAIN = False`` loads.
+
+The first tests check saving and loading on small models. The reproduction tests load each
+notebook's shipped weights and recompute the notebook's headline number on the same test images
+and protocol as its committed full-run output; they fail if the float16 rounding, a changed
+architecture or a stale weights file moves the number by more than its printed precision.
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from helpers import config, pretrained
+from helpers.data import image_dataset, load_dataset
+from helpers.metrics import psnr
+from helpers.models import CVAE, VAE, ConvAutoencoder
+
+from .conftest import REPO_ROOT
+
+tf, keras = config.import_tensorflow()
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """A private weights/ folder, with quick mode off so that ``save`` writes."""
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setenv("VAE_QUICK", "0")
+    return tmp_path / "weights"
+
+
+def _small_vae(**changes):
+    return VAE(**(dict(input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16) | changes))
+
+
+def _images(n):
+    return np.random.default_rng(0).random((n, 8, 8, 1), dtype=np.float32)
+
+
+def test_saved_weights_load_back_with_their_history(weights_dir):
+    model = _small_vae()
+    x = _images(4)
+    expected = model(x).numpy()
+    path = pretrained.save(model, "00_small", {"loss": [3.0, 2.0]}, seconds=12.5)
+    assert path == weights_dir / "00_small.weights.h5"
+    loaded = _small_vae()
+    history, seconds = pretrained.load(loaded, "00_small")
+    assert history.history == {"loss": [3.0, 2.0]} and seconds == 12.5
+    assert all(w.dtype == "float32" for w in loaded.weights)
+    np.testing.assert_allclose(loaded(x).numpy(), expected, atol=1e-3)  # float16 weights
+    assert not np.array_equal(loaded(x).numpy(), _small_vae()(x).numpy())  # not a fresh model
+
+
+def test_a_conditional_model_is_built_before_loading(weights_dir):
+    model = CVAE(num_classes=3, input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16)
+    pretrained._build(model, model.architecture())
+    pretrained.save(model, "00_cvae")
+    fresh = CVAE(num_classes=3, input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16)
+    pretrained.load(fresh, "00_cvae")
+    np.testing.assert_allclose(fresh.weights[0].numpy(), model.weights[0].numpy(), atol=1e-3)
+
+
+def test_quick_mode_writes_nothing(weights_dir, monkeypatch):
+    monkeypatch.setenv("VAE_QUICK", "1")
+    model = _small_vae()
+    model(_images(1))
+    assert pretrained.save(model, "00_small") is None
+    assert not weights_dir.exists()
+
+
+def test_weights_of_another_architecture_give_a_clear_error(weights_dir):
+    model = _small_vae()
+    model(_images(1))
+    pretrained.save(model, "00_small")
+    with pytest.raises(ValueError, match=r"holds a VAE .*'latent_dim': 2.*this model is a VAE .*'latent_dim': 3"):
+        pretrained.load(_small_vae(latent_dim=3), "00_small")
+    with pytest.raises(ValueError, match=r"holds a VAE .* but this model is a ConvAutoencoder"):
+        pretrained.load(ConvAutoencoder(input_shape=(8, 8, 1), latent_dim=2, filters=(8,),
+                                        hidden_units=16), "00_small")
+
+
+def test_a_changed_weights_file_is_caught_by_its_checksum(weights_dir):
+    model = _small_vae()
+    model(_images(1))
+    path = pretrained.save(model, "00_small")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"does not match the SHA-256 .*git checkout -- weights/"):
+        pretrained.load(_small_vae(), "00_small")
+
+
+def test_missing_weights_say_what_to_do(weights_dir):
+    with pytest.raises(FileNotFoundError, match=r"weights/00_none.weights.h5 is not in this checkout.*TRAIN = True"):
+        pretrained.load(_small_vae(), "00_none")
+
+
+def test_shipped_weights_stay_small():
+    files = sorted(REPO_ROOT.glob("weights/*"))
+    assert files, "no shipped weights in weights/"
+    total = sum(f.stat().st_size for f in files)
+    assert total < 20 * 2**20, f"weights/ holds {total / 2**20:.1f} MiB; the limit is 20 MiB"
+    for record in REPO_ROOT.glob("weights/*.json"):
+        assert (record.with_suffix("").with_suffix(".weights.h5")).is_file(), record.name
+
+
+# --------------------------------------------------------------------------- reproduction
+
+
+def _notebook(name):
+    return json.loads((REPO_ROOT / "notebooks" / name).read_text())["cells"]
+
+
+def _cell_defining(cells, name):
+    """The source of the code cell that defines ``name`` (``def name`` or ``name =``)."""
+    pattern = re.compile(rf"^(def {name}\b|{name} =)", re.M)
+    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and pattern.search("".join(c["source"]))]
+    assert len(found) == 1, f"expected one cell defining {name}, found {len(found)}"
+    return found[0]
+
+
+def _printed(cells, pattern):
+    """The first group of ``pattern`` in the committed outputs, as a float."""
+    text = "\n".join(out.get("text", "") if isinstance(out.get("text", ""), str) else "".join(out["text"])
+                     for c in cells if c["cell_type"] == "code" for out in c["outputs"])
+    match = re.search(pattern, text)
+    assert match, f"the committed outputs print nothing like {pattern!r}"
+    return float(match.group(1))
+
+
+def test_notebook_01_weights_reproduce_its_test_psnr(shared_data_dir, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
+    cells = _notebook("01_autoencoder_learns_a_transform.ipynb")
+    namespace = {"tf": tf}
+    exec(_cell_defining(cells, "transform"), namespace)  # the notebook's own transform
+    _, (x_test, _) = load_dataset("cifar10", verbose=False)
+    target = namespace["transform"](namespace["to_unit"](x_test)).numpy()
+    model = ConvAutoencoder(input_shape=(32, 32, 3), output_shape=(16, 16, 1), latent_dim=128)
+    pretrained.load(model, "01_transform")
+    pred = model.predict(image_dataset(x_test, batch_size=512, shuffle=False), verbose=0)
+    committed = _printed(cells, r"test PSNR (\d+\.\d) dB")
+    assert psnr(pred, target).mean() == pytest.approx(committed, abs=0.06)
