@@ -1,8 +1,9 @@
 """Test log-likelihood of a longer-trained VAE on binarized MNIST, measured like Burda et al. (2015).
 
-Notebook 03 trains its VAE for 12 epochs, to fit its 15-minute budget, and reports about 91 nats.
-This script trains helpers.models.VAE with the same kind of networks (two stride-2 convolutions and
-a 512-unit dense layer each way) but a 32-D latent, for many more epochs, then estimates -log p(x)
+Notebook 03 trains a small VAE (two stride-2 convolutions straight to a 16-D latent) for 12 epochs
+and reports about 92 nats. This script trains helpers.models.VAE with larger networks of the same
+kind (the same convolutions plus a 512-unit dense layer each way) and a 32-D latent, for many more
+epochs, then estimates -log p(x)
 the way the published figure was: on all 10,000 test images, with importance weighting
 (``helpers.losses.importance_weighted_nll``). The reference, Burda et al.'s one-layer VAE, is
 86.76 nats at k = 5,000; k = 1,000 is what fits here (the estimate falls as k grows, so ours errs on

@@ -42,6 +42,14 @@ def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _architecture(model):
+    """What decides the weights' shapes: our models' constructor arguments (``architecture()``),
+    or for a plain Keras model (notebook 04's judge, a ``Sequential``) its weights' shapes."""
+    if hasattr(model, "architecture"):
+        return model.architecture()
+    return {"weight_shapes": [list(w.shape) for w in model.weights]}
+
+
 def _copy_as_float16(source, target):
     """Copy a Keras ``.weights.h5`` file without the optimizer's state (Adam's moments, two more
     copies of every weight, needed only to resume training), every float32 array as float16."""
@@ -67,7 +75,7 @@ def save(model, name, history=None, seconds=None):
     """Write ``model``'s weights (float16) and its record to ``weights/``; nothing in quick mode.
 
     Args:
-        model: a built ``helpers.models`` model (it has ``architecture()``).
+        model: a built model: a ``helpers.models`` model, a subclass, or a plain Keras model.
         name: the file stem, ``"<notebook number>_<model>"``, e.g. ``"01_transform"``.
         history: ``model.fit``'s ``History`` or its ``.history`` dict (per-epoch logs), or None.
         seconds: the training wall time in seconds, or None.
@@ -77,6 +85,8 @@ def save(model, name, history=None, seconds=None):
     """
     if config.quick_mode():
         return None
+    if not model.built:  # a custom train_step (notebook 03's VAE) never calls the model itself
+        _build(model, _architecture(model))
     WEIGHTS_DIR.mkdir(exist_ok=True)
     path = weights_path(name)
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +94,7 @@ def save(model, name, history=None, seconds=None):
         model.save_weights(full)
         _copy_as_float16(full, path)
     logs = getattr(history, "history", history) or {}
-    record = {"model": type(model).__name__, "architecture": model.architecture(),
+    record = {"model": type(model).__name__, "architecture": _architecture(model),
               "sha256": _sha256(path), "seconds": seconds,
               "history": {key: [float(v) for v in values] for key, values in logs.items()}}
     _record_path(name).write_text(json.dumps(record, indent=1) + "\n")
@@ -116,7 +126,7 @@ def load(model, name):
                 f"with `git checkout -- weights/`.")
     record = json.loads(record_path.read_text())
     saved = (record["model"], record["architecture"])
-    wanted = (type(model).__name__, json.loads(json.dumps(model.architecture())))
+    wanted = (type(model).__name__, json.loads(json.dumps(_architecture(model))))
     if saved != wanted:
         raise ValueError(
             f"weights/{path.name} holds a {saved[0]} {saved[1]}, but this model is a {wanted[0]} "
@@ -128,7 +138,7 @@ def load(model, name):
             f"is corrupt or was replaced. Restore it with `git checkout -- weights/`, or set "
             f"TRAIN = True to train the model instead.")
     if not model.built:
-        _build(model, record["architecture"])
+        _build(model, wanted[1])
     with warnings.catch_warnings():
         # the optimizer's state is not shipped (see _copy_as_float16): Keras notes that it skips it
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -140,6 +150,11 @@ def load(model, name):
 
 def _build(model, architecture):
     """Create the model's weights by calling it once on one blank image (and a one-hot label)."""
-    x = np.zeros((1, *architecture["input_shape"]), "float32")
+    shape = architecture.get("input_shape") or model.encoder.inputs[0].shape[1:]  # notebook 03's VAE
+    x = np.zeros((1, *shape), "float32")
     condition_dim = architecture.get("num_classes", architecture.get("condition_dim", 0))
-    model([x, np.eye(1, condition_dim, dtype="float32")] if condition_dim else x)
+    with warnings.catch_warnings():
+        # notebook 03's VAE has no build(): its networks are built when it is made, which Keras
+        # cannot tell, so it warns of "unbuilt state" that is not there
+        warnings.filterwarnings("ignore", message=r"`build\(\)` was called on layer")
+        model([x, np.eye(1, condition_dim, dtype="float32")] if condition_dim else x)

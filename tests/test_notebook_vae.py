@@ -44,7 +44,7 @@ def _pair(namespace, latent_dim=4):
     same seed, so they draw the same noise call after call."""
     ours = namespace["VAE"](latent_dim=latent_dim, seed=0)
     theirs = models.VAE(input_shape=(28, 28, 1), latent_dim=latent_dim, filters=(32, 64),
-                        hidden_units=512, seed=0)
+                        hidden_units=0, seed=0)
     weights = theirs.encoder.get_weights()
     weights[-1][latent_dim:] = -11.0  # log-variances near the clamp's floor, so the clamp matters
     theirs.encoder.set_weights(weights)

@@ -12,10 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from helpers import config, pretrained
-from helpers.data import image_dataset, load_dataset
+from helpers import config, losses, pretrained
+from helpers.data import binarize, image_dataset, load_dataset
+from helpers.latent import latent_codes, typical_neighbour_distance
 from helpers.metrics import psnr
-from helpers.models import CVAE, VAE, ConvAutoencoder
+from helpers.models import CVAE, MNIST_NET, VAE, ConvAutoencoder
 
 from .conftest import REPO_ROOT
 
@@ -52,9 +53,21 @@ def test_saved_weights_load_back_with_their_history(weights_dir):
     assert not np.array_equal(loaded(x).numpy(), _small_vae()(x).numpy())  # not a fresh model
 
 
-def test_a_conditional_model_is_built_before_loading(weights_dir):
+def test_an_unbuilt_model_is_built_to_save_and_to_load(weights_dir):
+    from .test_notebook_vae import notebook_classes, notebook_source
+
+    notebook_vae = notebook_classes(notebook_source())["VAE"]  # notebook 03's own class
+    model = notebook_vae(latent_dim=2)
+    assert not model.built  # as after its fit: its train_step never calls the model itself
+    pretrained.save(model, "00_notebook_vae")
+    fresh = notebook_vae(latent_dim=2)
+    pretrained.load(fresh, "00_notebook_vae")
+    np.testing.assert_allclose(fresh.decoder.weights[0].numpy(), model.decoder.weights[0].numpy(), atol=1e-3)
+
+
+def test_a_conditional_model_is_built_with_a_label(weights_dir):
     model = CVAE(num_classes=3, input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16)
-    pretrained._build(model, model.architecture())
+    pretrained._build(model, model.architecture())  # what load does for an unbuilt model
     pretrained.save(model, "00_cvae")
     fresh = CVAE(num_classes=3, input_shape=(8, 8, 1), latent_dim=2, filters=(8,), hidden_units=16)
     pretrained.load(fresh, "00_cvae")
@@ -73,7 +86,8 @@ def test_weights_of_another_architecture_give_a_clear_error(weights_dir):
     model = _small_vae()
     model(_images(1))
     pretrained.save(model, "00_small")
-    with pytest.raises(ValueError, match=r"holds a VAE .*'latent_dim': 2.*this model is a VAE .*'latent_dim': 3"):
+    wrong_size = r"holds a VAE .*'latent_dim': 2.*this model is a VAE .*'latent_dim': 3"
+    with pytest.raises(ValueError, match=wrong_size):
         pretrained.load(_small_vae(latent_dim=3), "00_small")
     with pytest.raises(ValueError, match=r"holds a VAE .* but this model is a ConvAutoencoder"):
         pretrained.load(ConvAutoencoder(input_shape=(8, 8, 1), latent_dim=2, filters=(8,),
@@ -92,7 +106,8 @@ def test_a_changed_weights_file_is_caught_by_its_checksum(weights_dir):
 
 
 def test_missing_weights_say_what_to_do(weights_dir):
-    with pytest.raises(FileNotFoundError, match=r"weights/00_none.weights.h5 is not in this checkout.*TRAIN = True"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"weights/00_none.weights.h5 is not in this checkout.*TRAIN = True"):
         pretrained.load(_small_vae(), "00_none")
 
 
@@ -115,15 +130,29 @@ def _notebook(name):
 def _cell_defining(cells, name):
     """The source of the code cell that defines ``name`` (``def name`` or ``name =``)."""
     pattern = re.compile(rf"^(def {name}\b|{name} =)", re.M)
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and pattern.search("".join(c["source"]))]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    found = [source for source in code if pattern.search(source)]
     assert len(found) == 1, f"expected one cell defining {name}, found {len(found)}"
     return found[0]
 
 
+def _statement(cells, pattern):
+    """The first stretch of notebook code that matches the multi-line ``pattern``."""
+    match = re.search(pattern, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"),
+                      flags=re.S | re.M)
+    assert match, f"no notebook code matches {pattern!r}"
+    return match.group(0)
+
+
 def _printed(cells, pattern):
-    """The first group of ``pattern`` in the committed outputs, as a float."""
-    text = "\n".join(out.get("text", "") if isinstance(out.get("text", ""), str) else "".join(out["text"])
-                     for c in cells if c["cell_type"] == "code" for out in c["outputs"])
+    """The first group of ``pattern`` in the committed outputs (printed text and tables), as a float."""
+    def texts(output):
+        data = output.get("data", {})
+        for value in (output.get("text"), data.get("text/markdown"), data.get("text/plain")):
+            if value:
+                yield value if isinstance(value, str) else "".join(value)
+
+    text = "\n".join(t for c in cells if c["cell_type"] == "code" for out in c["outputs"] for t in texts(out))
     match = re.search(pattern, text)
     assert match, f"the committed outputs print nothing like {pattern!r}"
     return float(match.group(1))
@@ -141,3 +170,36 @@ def test_notebook_01_weights_reproduce_its_test_psnr(shared_data_dir, monkeypatc
     pred = model.predict(image_dataset(x_test, batch_size=512, shuffle=False), verbose=0)
     committed = _printed(cells, r"test PSNR (\d+\.\d) dB")
     assert psnr(pred, target).mean() == pytest.approx(committed, abs=0.06)
+
+
+def test_notebook_03_weights_reproduce_its_negative_elbo(shared_data_dir, monkeypatch):
+    from .test_notebook_vae import notebook_classes, notebook_source
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
+    cells = _notebook("03_variational_autoencoder.ipynb")
+    vae = notebook_classes(notebook_source())["VAE"](latent_dim=16)  # the notebook's own class
+    pretrained.load(vae, "03_vae")
+    _, (x_test, _) = load_dataset("mnist", verbose=False)
+    neg_elbo = losses.negative_elbo(vae, binarize(x_test, seed=0))
+    committed = _printed(cells, r"negative ELBO \(1 sample per image\), 10,000 test images \| (\d+\.\d\d)")
+    # one sample of z per image: the mean over 10,000 images varies by a few hundredths of a nat
+    assert neg_elbo.mean() == pytest.approx(committed, abs=0.15)
+
+
+def test_notebook_04_weights_reproduce_its_judge_and_codes(shared_data_dir, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
+    cells = _notebook("04_autoencoder_vs_vae_on_mnist.ipynb")
+    (x_train, _), (x_test, y_test) = load_dataset("mnist", verbose=False)
+    namespace = {"keras": keras}
+    exec(_statement(cells, r"^judge = keras\.Sequential\(\[.*?^\]\)"), namespace)  # the notebook's judge
+    judge = namespace["judge"]
+    pretrained.load(judge, "04_judge")
+    accuracy = np.mean(np.argmax(judge.predict(image_dataset(x_test, batch_size=1000, shuffle=False),
+                                               verbose=0), axis=1) == y_test)
+    assert 100 * accuracy == pytest.approx(_printed(cells, r"judge: test accuracy (\d+\.\d\d)%"), abs=0.015)
+    x_train_bin = binarize(x_train, seed=0)
+    for kind, model in (("autoencoder", ConvAutoencoder(**MNIST_NET)), ("VAE", VAE(**MNIST_NET, seed=0))):
+        pretrained.load(model, f"04_{kind}_seed0")
+        gap = typical_neighbour_distance(latent_codes(model, x_train_bin))
+        committed = _printed(cells, rf"\| {kind} \| 0 \| [\d.]+ \| [\d.]+–[\d.]+ \| (\d+\.\d\d) \|")
+        assert gap == pytest.approx(committed, abs=0.006), kind
