@@ -24,9 +24,9 @@ if keras.backend.backend() != "tensorflow":
 
 LOG_VAR_RANGE = (-12.0, 8.0)  # sigma between 0.0025 and 55: keeps exp(log_var) finite early in training
 
-# The MNIST networks of notebooks 03 and 04: two stride-2 convolutions straight to a 16-D z (no
+# The MNIST networks of notebooks 03, 04 and 08: two stride-2 convolutions straight to a 16-D z (no
 # dense hidden layer, as in TensorFlow's CVAE tutorial), 0.23 M parameters. A 512-unit dense layer
-# (notebooks 07 and 08 still have one) makes them 3.3 M, too big to ship as weights
+# (notebook 07 still has one) makes them 3.3 M, too big to ship as weights
 # (helpers.pretrained).
 MNIST_NET = dict(input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64), hidden_units=0)
 

@@ -203,3 +203,20 @@ def test_notebook_04_weights_reproduce_its_judge_and_codes(shared_data_dir, monk
         gap = typical_neighbour_distance(latent_codes(model, x_train_bin))
         committed = _printed(cells, rf"\| {kind} \| 0 \| [\d.]+ \| [\d.]+–[\d.]+ \| (\d+\.\d\d) \|")
         assert gap == pytest.approx(committed, abs=0.006), kind
+
+
+def test_notebook_08_weights_reproduce_its_first_anomaly_auc(shared_data_dir, monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
+    cells = _notebook("08_applications.ipynb")
+    namespace = {"np": np}
+    exec(_statement(cells, r"^def ae_error\(.*?^    return [^\n]*"), namespace)  # the notebook's score
+    n_test = 2000  # the full run's N_TEST
+    _, (x_digits, _) = load_dataset("mnist", verbose=False)
+    _, (x_clothes, _) = load_dataset("fashion_mnist", verbose=False)
+    x = np.concatenate([binarize(x_digits[:n_test], seed=0), binarize(x_clothes[:n_test], seed=1)])
+    ae = ConvAutoencoder(**MNIST_NET)
+    pretrained.load(ae, "08_split1_autoencoder")
+    auc = roc_auc_score(np.r_[np.zeros(n_test), np.ones(n_test)], namespace["ae_error"](ae, x))
+    assert auc == pytest.approx(_printed(cells, r"\| 1\. digits vs clothes \| (\d\.\d{4}) \["), abs=5e-4)
