@@ -111,13 +111,17 @@ def test_missing_weights_say_what_to_do(weights_dir):
         pretrained.load(_small_vae(), "00_none")
 
 
-def test_shipped_weights_stay_small():
+def test_shipped_weights_are_small_complete_and_unchanged():
     files = sorted(REPO_ROOT.glob("weights/*"))
     assert files, "no shipped weights in weights/"
     total = sum(f.stat().st_size for f in files)
     assert total < 20 * 2**20, f"weights/ holds {total / 2**20:.1f} MiB; the limit is 20 MiB"
     for record in REPO_ROOT.glob("weights/*.json"):
-        assert (record.with_suffix("").with_suffix(".weights.h5")).is_file(), record.name
+        weights = record.with_suffix("").with_suffix(".weights.h5")
+        assert weights.is_file(), f"{record.name} has no weights file"
+        assert pretrained._sha256(weights) == json.loads(record.read_text())["sha256"], weights.name
+    for weights in REPO_ROOT.glob("weights/*.weights.h5"):
+        assert weights.with_suffix("").with_suffix(".json").is_file(), f"{weights.name} has no record"
 
 
 # --------------------------------------------------------------------------- reproduction
