@@ -52,6 +52,21 @@ def test_auc_interval_brackets_the_auc_and_narrows_with_more_data():
     assert big[1] < 0.76 < big[2]  # the true AUC of a one-sd shift: Phi(1/sqrt(2)) = 0.760
 
 
+def test_bootstrap_aucs_are_sklearns_on_each_resample_ties_included():
+    """The vectorised replicates give the interval that looping over roc_auc_score gives."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 300)
+    scores = rng.integers(0, 8, 300) + labels  # few distinct values: many ties
+    positive, negative = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    draw = np.random.default_rng(5)
+    expected = []
+    for _ in range(50):
+        pick = np.concatenate([draw.choice(positive, len(positive)), draw.choice(negative, len(negative))])
+        expected.append(roc_auc_score(labels[pick], scores[pick]))
+    _, low, high = roc_auc_with_interval(labels, scores, n_boot=50, seed=5)
+    assert (low, high) == pytest.approx(tuple(np.percentile(expected, [2.5, 97.5])), abs=1e-12)
+
+
 def test_auc_interval_is_reproducible_and_refuses_one_class():
     labels, scores = np.r_[0, 0, 1, 1, 0, 1], np.r_[0.1, 0.4, 0.35, 0.8, 0.2, 0.9]
     assert roc_auc_with_interval(labels, scores, seed=3) == roc_auc_with_interval(labels, scores, seed=3)
