@@ -12,6 +12,16 @@ Each shipped model is two files in ``weights/``:
 A notebook's full run with ``TRAIN = True`` writes them with ``save``; ``TRAIN = False`` reads
 them back with ``load``. Quick mode never writes: its short-trained models are not worth shipping,
 and a quick run must not overwrite the full run's weights.
+
+Where the weights files live. Notebooks 01, 03, 04 and 08 keep theirs in git (``IN_GIT``, about
+9 MB together). The models of notebooks 02, 05, 06 and 07 would add about 110 MB, far past a
+repository's budget of 20 MB, so their weights files are assets of the GitHub release
+``RELEASE_TAG``: a full run writes them to ``weights/release/`` (ignored by git; the maintainer
+publishes them with ``gh release create weights-v1 weights/release/*.weights.h5``) and their records
+to ``weights/`` (in git). ``load`` downloads an asset on first use, into Keras's cache
+(``~/.keras/vae-tutorial-weights/``), checked against the SHA-256 in its record;
+``load_if_published`` is the notebooks' way in: it returns None, and says why, when the asset cannot
+be had (no network, the repository not yet published), so that the notebook trains instead.
 """
 
 import hashlib
@@ -24,14 +34,34 @@ import h5py
 import keras
 import numpy as np
 
-from helpers import config
+from helpers import colab, config
 
 WEIGHTS_DIR = config.REPO_ROOT / "weights"
+IN_GIT = ("01", "03", "04", "08")  # notebooks whose weights files are committed
+RELEASE_TAG = "weights-v1"
+CACHE_DIR = None  # where downloaded release assets go; None: Keras's cache folder, ~/.keras
+CACHE_SUBDIR = "vae-tutorial-weights"
+
+
+class WeightsUnavailable(FileNotFoundError):
+    """A weights file that is neither in this checkout nor downloadable from the release."""
+
+
+def in_git(name):
+    """Whether the weights ``name`` (e.g. ``"02_autoencoder"``) are committed, not a release asset."""
+    return name.split("_")[0] in IN_GIT
 
 
 def weights_path(name):
-    """``weights/<name>.weights.h5``; ``name`` is e.g. ``"01_transform"``."""
-    return WEIGHTS_DIR / f"{name}.weights.h5"
+    """Where ``save`` writes ``name``'s weights: ``weights/<name>.weights.h5`` when they are
+    committed, ``weights/release/<name>.weights.h5`` when they are a release asset."""
+    return (WEIGHTS_DIR if in_git(name) else WEIGHTS_DIR / "release") / f"{name}.weights.h5"
+
+
+def release_url(name):
+    """The download address of the release asset ``name``, in ``colab.GITHUB_REPO``'s release."""
+    return (f"https://github.com/{colab.GITHUB_REPO}/releases/download/{RELEASE_TAG}/"
+            f"{name}.weights.h5")
 
 
 def _record_path(name):
@@ -87,8 +117,8 @@ def save(model, name, history=None, seconds=None):
         return None
     if not model.built:  # a custom train_step (notebook 03's VAE) never calls the model itself
         _build(model, _architecture(model))
-    WEIGHTS_DIR.mkdir(exist_ok=True)
     path = weights_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         full = Path(tmp) / "float32.weights.h5"
         model.save_weights(full)
@@ -102,7 +132,10 @@ def save(model, name, history=None, seconds=None):
 
 
 def load(model, name):
-    """Load the shipped weights ``name`` into ``model``, after checking that they belong to it.
+    """Load the weights ``name`` into ``model``, after checking that they belong to it.
+
+    Committed weights are read from ``weights/``; a release asset from ``weights/release/`` if a
+    full run wrote it there, else from Keras's cache, downloading it first if needed.
 
     Args:
         model: a model built with the same class and constructor arguments as the saved one.
@@ -113,30 +146,33 @@ def load(model, name):
         whose ``.history`` holds the per-epoch logs, and the training time in seconds.
 
     Raises:
-        FileNotFoundError: the files are not in ``weights/``.
+        WeightsUnavailable: the files are not in this checkout, or a release asset cannot be
+            downloaded; the message says why and what to do.
         ValueError: the record names another class or architecture, or the weights file's
             checksum does not match its record (a corrupt or replaced file).
     """
-    path, record_path = weights_path(name), _record_path(name)
-    for needed in (path, record_path):
-        if not needed.is_file():
-            raise FileNotFoundError(
-                f"weights/{needed.name} is not in this checkout, so there are no shipped weights "
-                f"named {name!r}. Set TRAIN = True to train the model instead, or restore the file "
-                f"with `git checkout -- weights/`.")
+    record_path = _record_path(name)
+    needed = [weights_path(name), record_path] if in_git(name) else [record_path]
+    missing = [path for path in needed if not path.is_file()]
+    if missing:
+        raise WeightsUnavailable(
+            f"weights/{missing[0].name} is not in this checkout, so there are no shipped weights "
+            f"named {name!r}. Set TRAIN = True to train the model instead, or restore the file "
+            f"with `git checkout -- weights/`.")
     record = json.loads(record_path.read_text())
     saved = (record["model"], record["architecture"])
     wanted = (type(model).__name__, json.loads(json.dumps(_architecture(model))))
     if saved != wanted:
         raise ValueError(
-            f"weights/{path.name} holds a {saved[0]} {saved[1]}, but this model is a {wanted[0]} "
-            f"{wanted[1]}. Build the model with the arguments the notebook's full run used, or set "
-            f"TRAIN = True to train this one.")
+            f"weights/{record_path.name} holds a {saved[0]} {saved[1]}, but this model is a "
+            f"{wanted[0]} {wanted[1]}. Build the model with the arguments the notebook's full run "
+            f"used, or set TRAIN = True to train this one.")
+    path = weights_path(name) if in_git(name) or weights_path(name).is_file() else _download(name, record)
     if _sha256(path) != record["sha256"]:
         raise ValueError(
-            f"weights/{path.name} does not match the SHA-256 in weights/{record_path.name}: the file "
-            f"is corrupt or was replaced. Restore it with `git checkout -- weights/`, or set "
-            f"TRAIN = True to train the model instead.")
+            f"{path} does not match the SHA-256 in weights/{record_path.name}: the file is corrupt "
+            f"or was replaced. Restore it with `git checkout -- weights/` (a release asset: delete "
+            f"it to download it again), or set TRAIN = True to train the model instead.")
     if not model.built:
         _build(model, wanted[1])
     with warnings.catch_warnings():
@@ -146,6 +182,44 @@ def load(model, name):
     history = keras.callbacks.History()
     history.history = record["history"]
     return history, record["seconds"]
+
+
+def load_if_published(model, name):
+    """``load(model, name)``, or None, with a printed note of why, when the weights are a release
+    asset that cannot be had here; the caller then trains the model. Other errors (a wrong
+    architecture, a corrupt file) are raised as ``load`` raises them."""
+    try:
+        return load(model, name)
+    except WeightsUnavailable as unavailable:
+        if in_git(name):
+            raise
+        print(f"{unavailable} Training the model instead.")
+        return None
+
+
+def _download(name, record):
+    """The path of the release asset ``name`` in Keras's cache, downloaded there if needed;
+    ``keras.utils.get_file`` checks it against the record's SHA-256."""
+    if colab.GITHUB_REPO == "OWNER/REPO":
+        raise WeightsUnavailable(
+            f"The weights {name!r} are an asset of this repository's GitHub release "
+            f"{RELEASE_TAG!r}, but helpers/colab.py still names the placeholder repository "
+            f"OWNER/REPO, so there is nowhere to download them from. Run "
+            f"`python -m helpers.colab OWNER/NAME` with the repository's GitHub name, or set "
+            f"TRAIN = True.")
+    url = release_url(name)
+    try:
+        return Path(keras.utils.get_file(f"{name}.weights.h5", url, file_hash=record["sha256"],
+                                         hash_algorithm="sha256", cache_dir=CACHE_DIR,
+                                         cache_subdir=CACHE_SUBDIR))
+    except ValueError as corrupt:  # get_file's "Incomplete or corrupted file detected"
+        raise ValueError(f"The download of {url} does not match the SHA-256 in "
+                         f"weights/{name}.json: {corrupt}") from corrupt
+    except Exception as failed:  # get_file raises a bare Exception for URL errors
+        raise WeightsUnavailable(
+            f"Could not download the weights {name!r} from {url} ({failed}). Without a network, "
+            f"or before the maintainer has uploaded the release {RELEASE_TAG!r}, set TRAIN = True "
+            f"to train the model instead.") from failed
 
 
 def _build(model, architecture):

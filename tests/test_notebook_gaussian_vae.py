@@ -20,8 +20,8 @@ from .conftest import REPO_ROOT  # noqa: E402
 NOTEBOOK = REPO_ROOT / "notebooks" / "05_autoencoder_vs_vae_on_cifar10.ipynb"
 
 
-@pytest.fixture(scope="module")
-def GaussianVAE():
+def notebook_gaussian_vae():
+    """The class ``GaussianVAE`` as notebook 05 defines it."""
     cells = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
              if c["cell_type"] == "code"]
     defining = [c for c in cells if c.startswith("class GaussianVAE(")]
@@ -29,6 +29,11 @@ def GaussianVAE():
     namespace = dict(keras=keras, tf=tf, tfd=tfp.distributions, np=np, VAE=VAE)
     exec(compile(defining[0], str(NOTEBOOK), "exec"), namespace)
     return namespace["GaussianVAE"]
+
+
+@pytest.fixture(scope="module")
+def GaussianVAE():
+    return notebook_gaussian_vae()
 
 
 def _model(GaussianVAE):

@@ -55,8 +55,8 @@ def test_factors_move_the_picture_the_right_way(small):
 
 def test_almost_all_images_are_distinct():
     images, _ = make_shapes()  # the defaults: 46,080 images
-    flat = images.reshape(len(images), -1)
-    assert len(np.unique(flat, axis=0)) >= 0.99 * len(images)
+    distinct = {image.tobytes() for image in images}  # as np.unique(axis=0), without its slow sort
+    assert len(distinct) >= 0.99 * len(images)
 
 
 def test_mig_is_one_when_each_latent_copies_one_factor():
