@@ -348,3 +348,19 @@ def test_notebook_05_weights_reproduce_its_judge_and_reconstructions(shared_data
         committed = _printed(cells, r"\| reconstruction PSNR \(dB\) \| " + r"[\d.]+ ± [\d.]+ \| " * column
                              + r"(\d+\.\d\d) ± ")
         assert np.mean(quality) == pytest.approx(committed, abs=0.02), kind
+
+
+def test_notebook_06_weights_reproduce_its_rates():
+    from helpers.shapes import make_shapes
+
+    cells = _notebook("06_beta_vae.ipynb")
+    images, _ = make_shapes()
+    namespace = {"np": np, "images": images}
+    exec(_statement(cells, r"^x_all = .*?^x_eval = [^\n]*"), namespace)  # the full run's eval images
+    shapes_net = dict(input_shape=(32, 32, 1), latent_dim=10, filters=(32, 64, 64), hidden_units=256)
+    for beta in (1, 4, 16):
+        model = _release_asset(VAE(**shapes_net, beta=beta, seed=0), f"06_beta{beta}_seed0")
+        rate = losses.kl_per_dimension(model, namespace["x_eval"]).sum()  # analytic KL: no sampling
+        committed = _printed(cells, rf"beta +{beta}, seed 0: distortion +[\d.]+, rate +(\d+\.\d\d) nats")
+        assert rate == pytest.approx(committed, abs=0.02), beta
+
