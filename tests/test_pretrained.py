@@ -364,3 +364,26 @@ def test_notebook_06_weights_reproduce_its_rates():
         committed = _printed(cells, rf"beta +{beta}, seed 0: distortion +[\d.]+, rate +(\d+\.\d\d) nats")
         assert rate == pytest.approx(committed, abs=0.02), beta
 
+
+
+def test_notebook_07_weights_reproduce_its_judge_and_class_consistency(shared_data_dir, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
+    cells = _notebook("07_conditional_vae.ipynb")
+    _, (x_test, y_test) = load_dataset("mnist", verbose=False)
+    namespace = {"np": np, "tf": tf, "keras": keras, "QUICK": False}
+    exec(_statement(cells, r"^judge = keras\.Sequential\(\[.*?^\]\)"), namespace)  # the notebook's judge
+    judge = _release_asset(namespace["judge"], "07_judge")
+    accuracy = np.mean(np.argmax(judge.predict(image_dataset(x_test, batch_size=1000, shuffle=False),
+                                               verbose=0), axis=1) == y_test)
+    assert 100 * accuracy == pytest.approx(_printed(cells, r"classifier test accuracy: (\d+\.\d\d)%"),
+                                           abs=0.015)
+    exec(_statement(cells, r"^LATENT = .*?^MNIST_NET = [^\n]*"), namespace)
+    exec(_statement(cells, r"^n_per_class = .*?^    return images, judge\.predict[^\n]*"), namespace)
+    consistency = []
+    for seed in (0, 1, 2):  # the notebook's 10,000 prior samples and their judged classes, β = 2
+        cvae = _release_asset(CVAE(num_classes=10, **namespace["MNIST_NET"], beta=2.0, seed=seed),
+                              f"07_cvae_beta2_seed{seed}")
+        _, probs = namespace["judged_samples"](cvae)
+        consistency.append(np.mean(probs.argmax(axis=1) == namespace["labels"]))
+    committed = _printed(cells, r"\| 2 \| (\d+\.\d\d)% ± ")
+    assert 100 * np.mean(consistency) == pytest.approx(committed, abs=0.1)
