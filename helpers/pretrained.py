@@ -179,6 +179,11 @@ def load(model, name):
         # the optimizer's state is not shipped (see _copy_as_float16): Keras notes that it skips it
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model.load_weights(path)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # a fresh optimizer state, as before training: a later model.save then writes the same
+        # variables that keras.models.load_model's optimizer has, with no "skipping" warning
+        optimizer.build(model.trainable_variables)
     history = keras.callbacks.History()
     history.history = record["history"]
     return history, record["seconds"]

@@ -74,6 +74,21 @@ def test_saved_weights_load_back_with_their_history(weights_dir):
     assert not np.array_equal(loaded(x).numpy(), _small_vae()(x).numpy())  # not a fresh model
 
 
+def test_a_loaded_compiled_model_saves_and_reloads_without_warnings(weights_dir, tmp_path):
+    import warnings
+
+    pretrained.save(_small_vae(), "00_small")
+    loaded = _small_vae()
+    loaded.compile(optimizer=keras.optimizers.Adam(1e-3))
+    pretrained.load(loaded, "00_small")
+    loaded.save(tmp_path / "model.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "Skipping variable loading for optimizer"
+        reloaded = keras.models.load_model(tmp_path / "model.keras")
+    x = _images(4)
+    np.testing.assert_array_equal(reloaded(x).numpy(), loaded(x).numpy())
+
+
 def test_an_unbuilt_model_is_built_to_save_and_to_load(weights_dir):
     from .test_notebook_vae import notebook_classes, notebook_source
 
