@@ -133,6 +133,11 @@ class GuardedModel(keras.Model):
                                           seen[2] * finite]))
 
     def fit(self, *args, callbacks=None, **kwargs):
+        optimizer = getattr(self, "optimizer", None)
+        if self.built and optimizer is not None and not optimizer.built:
+            # built here, not inside the first trace of the training step: a tf.function that
+            # creates variables is traced twice, which costs seconds for every new model
+            optimizer.build(self.trainable_variables)
         return super().fit(*args, callbacks=_with_guard(callbacks), **kwargs)
 
     def evaluate(self, *args, callbacks=None, **kwargs):

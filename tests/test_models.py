@@ -65,3 +65,24 @@ def test_timed_fit_decays_the_learning_rate_over_all_steps_and_times_the_fit():
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3, rel=1e-4)
     with pytest.raises(ValueError, match="known, finite length"):
         timed_fit(model, data.repeat(), epochs=1)
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "VAE"])
+def test_fit_traces_the_training_step_once(kind):
+    """The optimizer is built before fit traces its step; built inside the trace, its new variables
+    make TensorFlow trace the step twice (seconds for every new model)."""
+    from helpers.models import VAE
+
+    keras.utils.set_random_seed(0)
+    x = (np.random.default_rng(0).random((64, 16, 16, 1)) > 0.5).astype(np.float32)
+    if kind == "VAE":
+        model, data = VAE(input_shape=(16, 16, 1), latent_dim=2, filters=(4,), hidden_units=8, seed=0), (x,)
+        model.compile(keras.optimizers.Adam(1e-3))
+    else:
+        model, data = ConvAutoencoder((16, 16, 1), latent_dim=2, filters=(4, 4)), (x, x)
+        model.compile(keras.optimizers.Adam(1e-3), "mse")
+    traced = []
+    step = model.train_step
+    model.train_step = lambda batch: traced.append(1) or step(batch)
+    model.fit(*data, epochs=2, batch_size=16, verbose=0)  # 4 batches of the same shape per epoch
+    assert len(traced) == 1 and model.optimizer.built
