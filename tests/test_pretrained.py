@@ -380,7 +380,6 @@ def test_notebook_06_weights_reproduce_its_rates():
         assert rate == pytest.approx(committed, abs=0.02), beta
 
 
-
 def test_notebook_07_weights_reproduce_its_judge_and_class_consistency(shared_data_dir, monkeypatch):
     monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
     cells = _notebook("07_conditional_vae.ipynb")
