@@ -27,6 +27,7 @@ be had (no network, the repository not yet published), so that the notebook trai
 import hashlib
 import json
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -200,6 +201,35 @@ def load_if_published(model, name):
             raise
         print(f"{unavailable} Training the model instead.")
         return None
+
+
+def load_or_fit(model, name, fit, train=True):
+    """Train ``model`` with ``fit()`` and save it, or load the weights of the committed full run.
+
+    The one way every notebook trains: its training cells read as training, and its ``TRAIN``
+    switch decides here whether they run.
+
+    Args:
+        model: the model, compiled (loading gives its optimizer a fresh state, as before training).
+        name: the weights' file stem, ``"<notebook number>_<model>"``, e.g. ``"02_latent64"``.
+        fit: a function of no arguments that trains ``model`` and returns ``fit``'s ``History``.
+        train: the notebook's ``TRAIN`` switch. True: call ``fit``, time it and ``save`` the
+            weights (full runs only). False: ``load`` them; a release asset that cannot be
+            downloaded is trained instead, with a printed note of why.
+
+    Returns:
+        ``(history, seconds)``: the ``History`` (loaded: the saved per-epoch logs) and the
+        training time in seconds.
+    """
+    if not train:
+        loaded = load_if_published(model, name)
+        if loaded:
+            return loaded
+    start = time.perf_counter()
+    history = fit()
+    seconds = time.perf_counter() - start
+    save(model, name, history, seconds)  # full runs only
+    return history, seconds
 
 
 def _download(name, record):

@@ -24,8 +24,10 @@ class Table:
         self.note = str(note)
 
     def _repr_markdown_(self):
-        lines = ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        def row(cells):  # a "|" inside a cell (e.g. "|z|") would end the cell: escape it
+            return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+        lines = [row(self.header), "|" + "---|" * len(self.header), *map(row, self.rows)]
         return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
 
     def __repr__(self):

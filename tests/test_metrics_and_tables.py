@@ -86,6 +86,15 @@ def test_table_renders_markdown_and_aligned_text():
     assert "|" not in repr(table)
 
 
+def test_a_pipe_inside_a_cell_still_renders_as_a_table():
+    import mistune  # the Markdown parser of nbconvert, which Jupyter installs
+
+    html = mistune.create_markdown(plugins=["table"])(
+        Table(["statistic", "mean |z|"], [("VAE", "0.73 | 0.80")])._repr_markdown_())
+    assert html.count("<th>") == 2 and html.count("<td>") == 2, html
+    assert "<th>mean |z|</th>" in html and "<td>0.73 | 0.80</td>" in html
+
+
 def test_table_refuses_a_row_of_the_wrong_length():
     with pytest.raises(ValueError, match="row 1 has 1 cells, the header 2"):
         Table(["a", "b"], [(1, 2), (3,)])

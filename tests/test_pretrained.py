@@ -401,3 +401,45 @@ def test_notebook_07_weights_reproduce_its_judge_and_class_consistency(shared_da
         consistency.append(np.mean(probs.argmax(axis=1) == namespace["labels"]))
     committed = _printed(cells, r"\| 2 \| (\d+\.\d\d)% ± ")
     assert 100 * np.mean(consistency) == pytest.approx(committed, abs=0.1)
+
+
+# --------------------------------------------------------------------------- load_or_fit
+
+
+def _fit_counting(model, calls):
+    """A ``fit`` for ``load_or_fit`` that records its calls and trains nothing."""
+    def fit():
+        calls.append(model)
+        return {"loss": [1.5, 1.0]}
+    return fit
+
+
+def test_load_or_fit_trains_times_and_saves_when_train_is_true(weights_dir):
+    model, calls = _small_vae(), []
+    history, seconds = pretrained.load_or_fit(model, "00_small", _fit_counting(model, calls))
+    assert calls == [model] and history == {"loss": [1.5, 1.0]} and seconds >= 0
+    assert (weights_dir / "00_small.weights.h5").is_file()
+    assert json.loads((weights_dir / "00_small.json").read_text())["history"] == history
+
+
+def test_load_or_fit_loads_instead_of_training_when_train_is_false(weights_dir):
+    pretrained.save(_small_vae(), "00_small", {"loss": [2.0]}, seconds=7.0)
+    model, calls = _small_vae(), []
+    history, seconds = pretrained.load_or_fit(model, "00_small", _fit_counting(model, calls),
+                                              train=False)
+    assert calls == [] and history.history == {"loss": [2.0]} and seconds == 7.0
+
+
+def test_load_or_fit_trains_when_a_release_asset_cannot_be_had(release, capsys):
+    model, calls = _small_vae(), []
+    pretrained.save(_small_vae(), "99_small").unlink()  # the record is committed, not the asset
+    history, _ = pretrained.load_or_fit(model, "99_small", _fit_counting(model, calls), train=False)
+    assert calls == [model] and history == {"loss": [1.5, 1.0]}
+    assert "Training the model instead" in capsys.readouterr().out
+
+
+def test_load_or_fit_does_not_train_over_missing_committed_weights(weights_dir):
+    model, calls = _small_vae(), []
+    with pytest.raises(pretrained.WeightsUnavailable, match="00_missing"):
+        pretrained.load_or_fit(model, "00_missing", _fit_counting(model, calls), train=False)
+    assert calls == []
