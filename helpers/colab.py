@@ -1,7 +1,7 @@
 """Google Colab support: the repository's GitHub name, the "Open in Colab" links, Colab installs.
 
 The GitHub ``owner/name`` of this repository is set here, in ``GITHUB_REPO``, and copied into the
-notebooks' badges and first cells and the README by::
+notebooks' badges and first cells and the README (badges and the course site's address) by::
 
     python -m helpers.colab OWNER/NAME
 """
@@ -17,10 +17,40 @@ GITHUB_REPO = "OWNER/REPO"
 CLONE_DIR = "vae-tutorial"  # where the first cell of a notebook clones the repository on Colab
 
 _ROOT = Path(__file__).resolve().parent.parent
+# GitHub's rules: an owner is 1-39 letters, digits and hyphens, not starting with a hyphen; a
+# repository's name is letters, digits, '.', '-' and '_', at most 100 of them
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _REPO_PATTERNS = (
     re.compile(r"(colab\.research\.google\.com/github/)([\w.-]+/[\w.-]+)(/blob/)"),
     re.compile(r'(GITHUB_REPO = \\?")([\w.-]+/[\w.-]+)(\\?")'),
 )
+
+
+def check_github_repo(repo):
+    """Raise ``ValueError``, saying what is wrong and what was expected, unless ``repo`` is a
+    GitHub ``owner/name`` such as ``alice/vae-tutorial``."""
+    owner, slash, name = repo.partition("/")
+    example = "e.g. alice/vae-tutorial"
+    if not slash or "/" in name:
+        raise ValueError(f"{repo!r} is not a GitHub 'owner/name': expected the owner and the "
+                         f"repository's name with one '/' between them, {example}.")
+    if not _OWNER.fullmatch(owner):
+        raise ValueError(f"{owner!r} in {repo!r} is not a GitHub owner: expected 1 to 39 letters, "
+                         f"digits or hyphens, not starting with a hyphen, {example}.")
+    if name.lower().endswith(".git"):
+        raise ValueError(f"{repo!r} ends in '.git': give the repository's name without it, "
+                         f"{owner}/{name[:-4]}.")
+    if name in (".", "..") or not _NAME.fullmatch(name):
+        raise ValueError(f"{name!r} in {repo!r} is not a repository name: expected up to 100 "
+                         f"letters, digits, '.', '-' or '_', and not '.' or '..', {example}.")
+
+
+def site_url(repo=None):
+    """The address of the course site on GitHub Pages for ``repo`` (default ``GITHUB_REPO``)."""
+    owner, name = (repo or GITHUB_REPO).split("/")
+    host = f"{owner.lower()}.github.io"
+    return f"https://{host}/" if name.lower() == host else f"https://{host}/{name}/"
 
 
 def colab_url(notebook_name):
@@ -74,9 +104,17 @@ def install_missing_packages():
 
 
 def set_github_repo(repo, root=_ROOT):
-    """Write ``repo`` (``owner/name``) into this file, the README and every notebook; return the paths changed."""
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
-        raise ValueError(f"{repo!r} is not a GitHub 'owner/name'.")
+    """Write ``repo`` (``owner/name``) into this file, the README and every notebook; return the paths changed.
+
+    The course site's address is rewritten where it is the current one, ``site_url()`` of the
+    ``GITHUB_REPO`` in ``root``; other github.io addresses are left alone.
+
+    Raises:
+        ValueError: ``repo`` is not a GitHub ``owner/name`` (``check_github_repo``); then
+            nothing is written.
+    """
+    check_github_repo(repo)
+    current = _REPO_PATTERNS[1].search((root / "helpers" / "colab.py").read_text()).group(2)
     changed = []
     for path in [root / "helpers" / "colab.py", root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]:
         if not path.is_file():
@@ -85,6 +123,7 @@ def set_github_repo(repo, root=_ROOT):
         new = text
         for pattern in _REPO_PATTERNS:
             new = pattern.sub(lambda m: m.group(1) + repo + m.group(3), new)
+        new = new.replace(site_url(current), site_url(repo))
         if new != text:
             path.write_text(new)
             changed.append(path)
@@ -94,5 +133,9 @@ def set_github_repo(repo, root=_ROOT):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m helpers.colab OWNER/NAME")
-    for changed_path in set_github_repo(sys.argv[1]):
+    try:
+        changed_paths = set_github_repo(sys.argv[1])
+    except ValueError as error:
+        sys.exit(f"python -m helpers.colab: {error} Nothing was changed.")
+    for changed_path in changed_paths:
         print("updated", changed_path)
