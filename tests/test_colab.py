@@ -1,5 +1,4 @@
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,15 +32,6 @@ def test_readme_links_every_notebook_to_colab():
     readme = (REPO_ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
         assert colab.colab_url(path.name) in readme, path.name
-
-
-def test_every_notebook_starts_with_the_same_setup_cell():
-    setups = {path.name: "".join(next(c for c in _cells(path) if c["cell_type"] == "code")["source"])
-              for path in NOTEBOOKS}
-    reference = next(iter(setups.values()))
-    assert f'GITHUB_REPO = "{colab.GITHUB_REPO}"' in reference
-    assert f'"{colab.CLONE_DIR}"' in reference
-    assert all(setup == reference for setup in setups.values()), sorted(setups)
 
 
 def test_readme_links_the_course_site():
@@ -135,51 +125,3 @@ def test_a_failed_install_shows_pips_own_error(monkeypatch):
     monkeypatch.setattr(colab.subprocess, "run", lambda *args, **kwargs: failed)
     with pytest.raises(RuntimeError, match="(?s)tensorflow-probability==0.25.0 failed.*No matching distribution"):
         colab.install_missing_packages()
-
-
-# --------------------------------------------------------------------------- the first cell's messages
-
-
-def _run_setup_cell(tmp_path, cwd, on_colab, repo=None, path=None):
-    """Run the notebooks' first cell in a fresh Python, as Colab (fake module) or as a plain kernel."""
-    setup = "".join(next(c for c in _cells(NOTEBOOKS[0]) if c["cell_type"] == "code")["source"])
-    if repo:
-        setup = setup.replace(f'GITHUB_REPO = "{colab.GITHUB_REPO}"', f'GITHUB_REPO = "{repo}"')
-    script = ("import sys, types\n"
-              + ("sys.modules['google.colab'] = types.ModuleType('google.colab')\n" if on_colab else "")
-              + setup)
-    (tmp_path / "cell.py").write_text(script)
-    env = {**os.environ, "PATH": path or os.environ["PATH"]}
-    return subprocess.run([sys.executable, str(tmp_path / "cell.py")], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_first_cell_outside_the_repository_says_what_to_do(tmp_path):
-    result = _run_setup_cell(tmp_path, cwd=tmp_path, on_colab=False)
-    assert result.returncode != 0
-    assert "RuntimeError: This notebook needs the rest of its repository" in result.stderr
-    assert "StopIteration" not in result.stderr
-
-
-def test_first_cell_on_colab_with_the_placeholder_says_what_to_do(tmp_path):
-    if colab.GITHUB_REPO != "OWNER/REPO":
-        pytest.skip("the repository's name is set")
-    result = _run_setup_cell(tmp_path, cwd=tmp_path, on_colab=True)
-    assert "set GITHUB_REPO above to the repository's 'owner/name'" in result.stderr
-
-
-def test_first_cell_on_colab_shows_gits_own_error(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "git").write_text("#!/bin/sh\necho \"fatal: repository 'x' not found (fake git)\" >&2\nexit 128\n")
-    (bin_dir / "git").chmod(0o755)
-    result = _run_setup_cell(tmp_path, cwd=tmp_path, on_colab=True, repo="someone/missing",
-                             path=f"{bin_dir}:{os.environ['PATH']}")
-    assert "git clone https://github.com/someone/missing.git failed" in result.stderr
-    assert "repository 'x' not found (fake git)" in result.stderr
-
-
-def test_first_cell_in_the_repository_sets_up_the_notebook(tmp_path):
-    result = _run_setup_cell(tmp_path, cwd=REPO_ROOT / "notebooks", on_colab=False)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "TensorFlow" in result.stdout and "quick mode:" in result.stdout
