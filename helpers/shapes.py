@@ -73,3 +73,36 @@ def make_shapes(image_size=32, n_scales=6, n_rotations=10, n_positions=16):
         images[s, k, r] = _inside(s, u, v) * 255
     factors = np.stack(np.meshgrid(*[np.arange(len(v)) for v in values.values()], indexing="ij"), -1)
     return images.reshape(-1, image_size, image_size, 1), factors.reshape(-1, len(FACTOR_NAMES))
+
+
+def centroid_and_area(images):
+    """Where a shape sits in each image and how large it is, read off the pixels.
+
+    Pixel values act as weights, so a decoded image's soft edges count in proportion to their
+    brightness. Positions use the factors' convention: x to the right, y *upwards*, in pixels from
+    the centre of the bottom-left pixel.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, 1)``, uint8 0-255 or float in [0, 1].
+
+    Returns:
+        float64 ``(N, 3)``: columns x and y of the intensity-weighted centroid (pixels) and the
+        area, the summed intensity (pixels; a binary image's count of white pixels). An all-black
+        image has area 0 and a NaN centroid.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3:
+        raise ValueError(f"Expected gray images of shape (N, H, W) or (N, H, W, 1), got shape "
+                         f"{images.shape}.")
+    weights = images.astype(np.float64) / (255.0 if images.dtype == np.uint8 else 1.0)
+    if not np.isfinite(weights).all() or weights.min() < 0 or weights.max() > 1:
+        raise ValueError("Expected pixel values in [0, 1] (float) or 0-255 (uint8); rescale the "
+                         "images, or apply the decoder's sigmoid to its logits first.")
+    height, width = images.shape[1:]
+    area = weights.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.einsum("nhw,w->n", weights, np.arange(width, dtype=np.float64)) / area
+        y = np.einsum("nhw,h->n", weights, np.arange(height - 1, -1, -1, dtype=np.float64)) / area
+    return np.stack([x, y, area], axis=1)
