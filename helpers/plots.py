@@ -87,7 +87,7 @@ def plot_latent_scatter(z, labels, class_names=None, ax=None, title=None, max_po
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6, vmin=-0.5, vmax=9.5)
     colorbar = ax.figure.colorbar(points, ax=ax, ticks=range(10))
     if class_names is not None:
-        colorbar.ax.set_yticklabels(class_names, fontsize=7)
+        colorbar.ax.set_yticklabels(class_names, fontsize=8)  # >= 9 px in a 1,000-px-wide figure
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if title:
