@@ -14,8 +14,8 @@ def _is_vae(model):
         return True
     if hasattr(model, "encoder") and hasattr(model, "decoder"):
         return False
-    raise TypeError(f"Expected an autoencoder (with .encoder and .decoder) or a VAE (with .encode and "
-                    f".decode), got {type(model).__name__}.")
+    raise TypeError(f"Expected an autoencoder (with .encoder and .decoder) or a VAE (with .encode "
+                    f"and .decode), got {type(model).__name__}.")
 
 
 def latent_codes(model, images, batch_size=1000):
@@ -61,26 +61,38 @@ def decoded_images(model, z, batch_size=1000):
 
 
 def judge_scores(probabilities, threshold=0.9):
-    """How sure a classifier is about images: the share it is confident on, and its mean entropy.
+    """How sure a classifier is about images, and how its predicted classes spread.
+
+    The first two numbers say whether images look like *some* class; the last two whether they
+    cover the classes: a sampler that draws the same digit every time can be judged confident on
+    every image, and only the class spread shows it.
 
     Args:
         probabilities: ``(N, K)`` class probabilities from the judge, rows summing to 1.
         threshold: an image counts as confident when its largest probability is >= this.
 
     Returns:
-        ``(confident, entropy)``: the share of images with a class probability >= ``threshold``
-        (0 to 1), and the mean entropy of the prediction in nats (0: sure, ``log K``: no idea).
+        ``(confident, entropy, spread, largest)``: the share of images with a class probability
+        >= ``threshold`` (0 to 1); the mean entropy of the prediction in nats (0: sure, ``log K``:
+        no idea); the entropy of the histogram of predicted classes (each image's most probable
+        class) divided by ``log K`` (1: every class equally often, 0: a single class); and the
+        share of images given the most frequent class (``1/K`` to 1).
     """
     p = np.asarray(probabilities, dtype=np.float64)
-    if p.ndim != 2 or len(p) == 0:
-        raise ValueError(f"Expected class probabilities of shape (N, K), got shape {p.shape}.")
+    if p.ndim != 2 or len(p) == 0 or p.shape[1] < 2:
+        raise ValueError(f"Expected class probabilities of shape (N, K) with K >= 2, got shape "
+                         f"{p.shape}.")
     if not np.isfinite(p).all() or p.min() < 0 or not np.allclose(p.sum(axis=1), 1, atol=1e-3):
-        raise ValueError("Expected rows of class probabilities (values in [0, 1] summing to 1): end "
-                         "the judge with a softmax, or apply one to its logits.")
+        raise ValueError("Expected rows of class probabilities (values in [0, 1] summing to 1): "
+                         "end the judge with a softmax, or apply one to its logits.")
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold!r}: expected a probability in (0, 1].")
     entropy = -np.sum(p * np.log(np.clip(p, 1e-12, 1)), axis=1)
-    return float(np.mean(p.max(axis=1) >= threshold)), float(entropy.mean())
+    shares = np.bincount(p.argmax(axis=1), minlength=p.shape[1]) / len(p)
+    seen = shares[shares > 0]
+    spread = np.sum(seen * np.log(1 / seen)) / np.log(p.shape[1])  # 0.0, never -0.0, for one class
+    return (float(np.mean(p.max(axis=1) >= threshold)), float(entropy.mean()), float(spread),
+            float(shares.max()))
 
 
 def unit_directions(n, dim, seed=0):
@@ -106,7 +118,8 @@ def typical_neighbour_distance(codes, max_queries=5000):
 
     codes = np.asarray(codes)
     if codes.ndim != 2 or len(codes) < 2:
-        raise ValueError(f"Expected at least two codes of shape (N, latent_dim), got shape {codes.shape}.")
+        raise ValueError(f"Expected at least two codes of shape (N, latent_dim), got shape "
+                         f"{codes.shape}.")
     distances, _ = NearestNeighbors(n_neighbors=2).fit(codes).kneighbors(codes[:max_queries])
     return float(np.median(distances[:, 1]))  # column 0 is the code itself
 
@@ -158,22 +171,26 @@ def probe_points(codes_train, labels_train, codes_test, n=1000, seed=0):
     return {name: z.astype(np.float32) for name, z in points.items()}
 
 
-def battery(model, judge, codes_train, labels_train, codes_test, test_images, n=1000, seed=0):
-    """Decode every probe of ``probe_points`` and score the images with ``judge``.
+def battery(model, judge, codes_train, labels_train, codes_test, test_images, n=1000, seed=0,
+            make_points=probe_points):
+    """Decode every probe of ``make_points`` and score the images with ``judge``.
 
     Args:
         model: as in ``latent_codes``; ``judge``: a Keras classifier of the images that ends in a
             softmax; ``codes_*``, ``labels_train``, ``n``, ``seed``: as in ``probe_points``.
         test_images: the test images themselves, float in [0, 1], in ``codes_test``'s order.
+        make_points: the function that chooses the latent points, called as
+            ``make_points(codes_train, labels_train, codes_test, n, seed)`` and returning
+            ``dict`` name -> ``(m, latent_dim)``; ``probe_points`` unless a notebook passes its own.
 
     Returns:
         ``(scores, images)``: ``dict`` name -> ``judge_scores`` and ``dict`` name -> decoded
-        images ``(n, H, W, C)``, each beginning with two references: the real test images and
+        images ``(m, H, W, C)``, each beginning with two references: the real test images and
         their reconstructions (the decoded test codes).
     """
     images = {"real test images": np.asarray(test_images[:n], dtype=np.float32),
               "reconstructions of test images": decoded_images(model, codes_test[:n])}
-    for name, z in probe_points(codes_train, labels_train, codes_test, n, seed).items():
+    for name, z in make_points(codes_train, labels_train, codes_test, n, seed).items():
         images[name] = decoded_images(model, z)
     scores = {name: judge_scores(judge.predict(x, batch_size=1000, verbose=0))
               for name, x in images.items()}
@@ -184,6 +201,19 @@ def _by_model(scores):
     """``{(model, seed): ...}`` -> the model names in order, and each one's seeds."""
     kinds = list(dict.fromkeys(kind for kind, _ in scores))
     return kinds, {kind: [seed for k, seed in scores if k == kind] for kind in kinds}
+
+
+def _table(scores, sizes, note, columns):
+    """One row per probe, one column per (measure, model): mean ± sd over that model's seeds."""
+    from helpers.tables import Table, mean_sd
+
+    kinds, seeds = _by_model(scores)
+    rows = [[name, sizes[name]]
+            + [mean_sd([scores[k, s][name][index] for s in seeds[k]], fmt)
+               for index, _, fmt in columns for k in kinds]
+            for name in scores[kinds[0], seeds[kinds[0]][0]]]
+    header = ["probe", "images"] + [f"{k}: {title}" for _, title, _ in columns for k in kinds]
+    return Table(header, rows, note)
 
 
 def battery_table(scores, sizes, note=""):
@@ -197,18 +227,24 @@ def battery_table(scores, sizes, note=""):
     Returns:
         A ``helpers.tables.Table``: confident share and entropy (nats) for each model.
     """
-    from helpers.tables import Table, mean_sd
+    return _table(scores, sizes, note, [(0, "confident", ".1%"), (1, "entropy (nats)", ".2f")])
 
-    kinds, seeds = _by_model(scores)
-    probes = list(scores[kinds[0], seeds[kinds[0]][0]])
-    rows = []
-    for name in probes:
-        rows.append([name, sizes[name]]
-                    + [mean_sd([scores[k, s][name][0] for s in seeds[k]], ".1%") for k in kinds]
-                    + [mean_sd([scores[k, s][name][1] for s in seeds[k]], ".2f") for k in kinds])
-    header = (["probe", "images"] + [f"{k}: confident" for k in kinds]
-              + [f"{k}: entropy (nats)" for k in kinds])
-    return Table(header, rows, note)
+
+def class_spread_table(scores, sizes, note=""):
+    """How the judge's predicted classes spread over each probe's images, mean ± sd over seeds.
+
+    The companion of ``battery_table``: "confident" says whether images look like some digit,
+    this says whether they cover the digits (the real test images are the reference row).
+
+    Args:
+        scores, sizes, note: as in ``battery_table``.
+
+    Returns:
+        A ``helpers.tables.Table``: for each model, the entropy of the predicted-class histogram
+        relative to a uniform one (1: all classes equally often, 0: one class), and the share of
+        the most frequent class.
+    """
+    return _table(scores, sizes, note, [(2, "class spread", ".2f"), (3, "largest class", ".0%")])
 
 
 def plot_judge_by_radius(scores, title=None):
@@ -226,7 +262,8 @@ def plot_judge_by_radius(scores, title=None):
     names = ["reconstructions of test images"] + [f"test code + {r:g} gaps" for r in RADII]
     radii = [0, *RADII]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    for index, (ax, label) in enumerate(zip(axes, ("share judged confident", "judge entropy (nats)"))):
+    labels = ("share judged confident", "judge entropy (nats)")
+    for index, (ax, label) in enumerate(zip(axes, labels)):
         for kind, colour in zip(kinds, ("C0", "C1", "C2", "C3")):
             values = np.array([[scores[kind, s][n][index] for n in names] for s in seeds[kind]])
             spread = values.std(axis=0, ddof=1) if len(values) > 1 else None
@@ -241,8 +278,9 @@ def plot_judge_by_radius(scores, title=None):
         ax.set_ylabel(label)
         ax.set_xticks(radii)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8, loc="lower left")  # the upper right holds the real-images line
     n_seeds = sorted({len(s) for s in seeds.values()})
-    fig.suptitle(title or f"Decoding near test codes: mean ± sd over {n_seeds[-1]} seeds", fontsize=10)
+    fig.suptitle(title or f"Decoding near test codes: mean ± sd over {n_seeds[-1]} seeds",
+                 fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,13 +1,14 @@
 import numpy as np
 import pytest
 
-from helpers.latent import (RADII, battery, battery_table, decoded_images, plot_judge_by_radius, judge_scores, latent_codes, probe_points,
+from helpers.latent import (RADII, battery, battery_table, class_spread_table, decoded_images,
+                            judge_scores, latent_codes, plot_judge_by_radius, probe_points,
                             typical_neighbour_distance, unit_directions)
 
 
 def test_judge_scores_count_confident_images_and_average_the_entropy():
     p = np.array([[1.0, 0.0], [0.95, 0.05], [0.5, 0.5], [0.2, 0.8]])
-    confident, entropy = judge_scores(p)
+    confident, entropy, _, _ = judge_scores(p)
     assert confident == pytest.approx(0.5)  # 1.0 and 0.95 reach 0.9; 0.5 and 0.8 do not
     expected = [0.0, -(0.95 * np.log(0.95) + 0.05 * np.log(0.05)), np.log(2),
                 -(0.2 * np.log(0.2) + 0.8 * np.log(0.8))]
@@ -15,8 +16,22 @@ def test_judge_scores_count_confident_images_and_average_the_entropy():
     assert judge_scores(p, threshold=0.8)[0] == pytest.approx(0.75)
 
 
+def test_judge_scores_measure_how_the_predicted_classes_spread():
+    one_class = np.tile([0.05, 0.9, 0.05], (6, 1))
+    assert judge_scores(one_class)[2:] == (pytest.approx(0.0), pytest.approx(1.0))
+    assert np.copysign(1, judge_scores(one_class)[2]) == 1  # a table shows 0.00, not -0.00
+    uniform = np.eye(10)[np.arange(50) % 10] * 0.9 + 0.01  # each class 5 times, all confident
+    assert judge_scores(uniform)[2:] == (pytest.approx(1.0), pytest.approx(0.1))
+    two_of_four = np.eye(4)[[0, 0, 0, 1]]  # classes 0, 0, 0, 1: shares 3/4 and 1/4
+    spread = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25)) / np.log(4)
+    assert judge_scores(two_of_four)[2:] == (pytest.approx(spread), pytest.approx(0.75))
+    # confidence does not see coverage: both sets are judged confident on every image
+    assert judge_scores(one_class)[0] == judge_scores(uniform)[0] == 1.0
+
+
 @pytest.mark.parametrize("p, message", [
     (np.ones(4) / 4, "shape"),
+    (np.ones((3, 1)), "K >= 2"),
     (np.array([[2.0, -1.0]]), "softmax"),
     (np.array([[0.3, 0.3]]), "softmax"),
     (np.array([[np.nan, 1.0]]), "softmax"),
@@ -53,9 +68,11 @@ def test_probe_points_follow_their_definitions():
     for name in ("Gaussian fitted to codes, diagonal", "Gaussian fitted to codes, full",
                  "mixture of 10 Gaussians fitted to codes"):
         np.testing.assert_allclose(points[name].mean(axis=0), codes.mean(axis=0), atol=2.0)
-    np.testing.assert_allclose(points["class centroids"][3], codes[labels == 3].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(points["class centroids"][3], codes[labels == 3].mean(axis=0),
+                               rtol=1e-5)
     centre = points["near the centre"] - codes.mean(axis=0)
-    assert np.linalg.norm(centre, axis=1).mean() < 0.15 * np.linalg.norm(codes - codes.mean(0), axis=1).mean()
+    size = np.linalg.norm(codes - codes.mean(0), axis=1).mean()
+    assert np.linalg.norm(centre, axis=1).mean() < 0.15 * size
     step = typical_neighbour_distance(codes)
     for r in RADII:
         moved = np.linalg.norm(points[f"test code + {r:g} gaps"] - test[:500], axis=1)
@@ -82,7 +99,8 @@ def test_codes_and_decoded_images_have_the_documented_shapes(tiny_models):
         decoded = decoded_images(model, codes, batch_size=10)
         assert decoded.shape == (25, 8, 8, 1) and 0 <= decoded.min() and decoded.max() <= 1
     vae = tiny_models[1]
-    np.testing.assert_allclose(latent_codes(vae, images), vae.encode(images / 255.0)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(latent_codes(vae, images), vae.encode(images / 255.0)[0],
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_decoded_images_refuse_points_of_the_wrong_size(tiny_models):
@@ -106,15 +124,42 @@ def test_battery_scores_every_probe_and_the_two_references(tiny_models):
     codes = latent_codes(ae, images)
     scores, decoded = battery(ae, judge, codes, labels, codes[:50], images[:50], n=40)
     assert list(scores)[:2] == ["real test images", "reconstructions of test images"]
-    assert set(scores) == set(decoded) == {*list(scores)[:2], *probe_points(codes, labels, codes[:50], 40)}
-    assert all(0 <= c <= 1 and 0 <= h <= np.log(10) + 1e-6 for c, h in scores.values())
+    probes = probe_points(codes, labels, codes[:50], 40)
+    assert set(scores) == set(decoded) == {*list(scores)[:2], *probes}
+    assert all(0 <= c <= 1 and 0 <= h <= np.log(10) + 1e-6 and 0 <= s <= 1 + 1e-9
+               and 0.1 <= top <= 1 for c, h, s, top in scores.values())
     np.testing.assert_array_equal(decoded["real test images"], images[:40])
+
+
+def test_battery_decodes_the_points_it_is_given(tiny_models):
+    import keras
+
+    judge = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    images = np.random.default_rng(1).random((60, 8, 8, 1)).astype(np.float32)
+    vae = tiny_models[1]
+    codes = latent_codes(vae, images)
+    calls = []
+
+    def two_probes(codes_train, labels_train, codes_test, n, seed):
+        calls.append((len(codes_train), len(codes_test), n, seed))
+        return {"origin": np.zeros((n, 3), np.float32), "first test codes": codes_test[:n]}
+
+    scores, decoded = battery(vae, judge, codes, None, codes[:30], images[:30], n=20, seed=4,
+                              make_points=two_probes)
+    assert calls == [(60, 30, 20, 4)]
+    assert list(decoded) == ["real test images", "reconstructions of test images", "origin",
+                             "first test codes"]
+    np.testing.assert_allclose(decoded["first test codes"],
+                               decoded["reconstructions of test images"], atol=1e-6)
+    assert np.ptp(decoded["origin"], axis=0).max() == 0  # one point, decoded 20 times
 
 
 def _fake_scores():
     names = ["real test images", "reconstructions of test images", "midpoints of two test codes",
              *[f"test code + {r:g} gaps" for r in RADII]]
-    return {(kind, seed): {name: (0.5 + 0.1 * seed, 1.0 + i) for i, name in enumerate(names)}
+    return {(kind, seed): {name: (0.5 + 0.1 * seed, 1.0 + i, 0.9 - 0.1 * seed, 0.2 + 0.05 * i)
+                           for i, name in enumerate(names)}
             for kind in ("autoencoder", "VAE") for seed in (0, 1, 2)}
 
 
@@ -126,6 +171,16 @@ def test_battery_table_reports_mean_and_sd_over_seeds_per_model():
     assert table.rows[0] == ["real test images", "7", "60.0% ± 10.0%", "60.0% ± 10.0%",
                              "1.00 ± 0.00", "1.00 ± 0.00"]
     assert len(table.rows) == len(scores["VAE", 0])
+
+
+def test_class_spread_table_reports_the_spread_and_the_largest_class():
+    scores = _fake_scores()
+    table = class_spread_table(scores, {name: 7 for name in scores["VAE", 0]}, note="n")
+    assert table.header == ["probe", "images", "autoencoder: class spread", "VAE: class spread",
+                            "autoencoder: largest class", "VAE: largest class"]
+    assert table.rows[1] == ["reconstructions of test images", "7", "0.80 ± 0.10", "0.80 ± 0.10",
+                             "25% ± 0%", "25% ± 0%"]
+    assert table.note == "n"
 
 
 def test_plot_judge_by_radius_draws_both_models_against_the_radii():

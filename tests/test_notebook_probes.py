@@ -1,6 +1,6 @@
-"""Notebook 04 writes out the battery of latent points it decodes (``probe_points``); the notebooks
-call the same function from helpers.latent. This test keeps the two equal, and fails when either
-changes without the other."""
+"""Notebook 04 writes out the battery of latent points it decodes (``probe_points``) and hands that
+very function to ``helpers.latent.battery``; notebook 05 uses the copy in helpers.latent. These
+tests keep the two equal, and check that the function shown in notebook 04 is the one that runs."""
 
 import ast
 import inspect
@@ -27,9 +27,13 @@ def _function(source, name):
     return found[0]
 
 
+def code_cells():
+    return ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
+            if c["cell_type"] == "code"]
+
+
 def notebook_probe_points():
-    cells = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
-             if c["cell_type"] == "code"]
+    cells = code_cells()
     defining = [c for c in cells if "\ndef probe_points(" in f"\n{c}"]
     assert len(defining) == 1, "notebook 04 should define probe_points in exactly one code cell"
     return _function(defining[0], "probe_points")
@@ -42,7 +46,32 @@ def test_notebook_04_shows_the_probe_points_that_helpers_use():
 
 
 def test_the_comparison_detects_a_change():
-    changed = inspect.getsource(latent.probe_points).replace("0.1 * (full - mean)", "0.2 * (full - mean)")
+    changed = inspect.getsource(latent.probe_points).replace("0.1 * (full - mean)",
+                                                             "0.2 * (full - mean)")
     assert changed != inspect.getsource(latent.probe_points)
     assert _without_docstring(notebook_probe_points()) != _without_docstring(
         _function(changed, "probe_points"))
+
+
+def _battery_calls(source):
+    return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "battery"]
+
+
+def test_notebook_04_decodes_the_points_of_its_own_probe_points():
+    cells = [c for c in code_cells() if "notebook.start()" not in c]  # the setup holds !shell lines
+    calls = [call for cell in cells if "battery(" in cell for call in _battery_calls(cell)]
+    assert calls, "notebook 04 no longer calls battery"
+    for call in calls:
+        given = {k.arg: k.value for k in call.keywords}
+        assert getattr(given.get("make_points"), "id", None) == "probe_points", (
+            "notebook 04 must call battery(..., make_points=probe_points), so that the "
+            "probe_points cell it shows is the code that runs")
+    imported = [alias.name for cell in cells for node in ast.walk(ast.parse(cell))
+                if isinstance(node, ast.ImportFrom) for alias in node.names]
+    assert "probe_points" not in imported, "an import of probe_points would shadow the cell's"
+
+
+def test_the_battery_check_detects_the_default_points():
+    call = _battery_calls("battery(model, judge, a, b, c, d, n=N, seed=s)")[0]
+    assert "make_points" not in {k.arg for k in call.keywords}
