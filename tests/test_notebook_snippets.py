@@ -39,3 +39,13 @@ def test_each_shown_block_is_the_code_that_runs(name):
 def test_a_changed_line_is_detected():
     block = code_blocks("06_beta_vae.ipynb")[0]
     assert not appears_in(block, SOURCE.replace("self.beta * kl", "2 * self.beta * kl"))
+
+
+@pytest.mark.parametrize("name", ["07_conditional_vae.ipynb", "08_applications.ipynb"])
+def test_mnist_models_use_the_networks_of_notebook_03(name):
+    """07 once defined its own MNIST_NET with 512-unit dense layers (3.3 M parameters instead of
+    0.23 M) while its text said "the VAE of notebook 03": the MNIST models must use helpers'."""
+    cells = json.loads((REPO_ROOT / "notebooks" / name).read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert re.search(r"from helpers\.models import [^\n]*\bMNIST_NET\b", code), name
+    assert not re.search(r"^\s*MNIST_NET\s*=", code, flags=re.M), f"{name} redefines MNIST_NET"
