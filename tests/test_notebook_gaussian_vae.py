@@ -61,3 +61,52 @@ def test_sigma_is_a_trained_weight_that_moves_towards_the_error(GaussianVAE):
     model.fit(x, epochs=20, batch_size=64, verbose=0)
     # uniform noise images are far from any reconstruction: the error is large, sigma grows from 0.1
     assert float(np.exp(model.log_sigma.numpy())) > 0.15
+
+
+def notebook_functions(*names):
+    """The functions ``names`` as notebook 05 defines them in its code cells (other statements of
+    those cells, which need trained models, are left out)."""
+    import ast
+
+    found = {}
+    for cell in json.loads(NOTEBOOK.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if source.lstrip().startswith(("!", "%")) or "!test" in source:
+            continue  # the first cell's shell lines are IPython, not Python
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.name in names:
+                found[node.name] = ast.get_source_segment(source, node)
+    assert set(found) == set(names), f"notebook 05 should define {names}, found {sorted(found)}"
+    namespace = {"np": np}
+    for code in found.values():
+        exec(compile(code, str(NOTEBOOK), "exec"), namespace)
+    return [namespace[name] for name in names]
+
+
+def test_the_sharpness_measure_falls_when_images_are_blurred():
+    (gradient_energy,) = notebook_functions("gradient_energy")
+    x = np.random.default_rng(0).random((4, 16, 16, 3))
+    blurred = (x + np.roll(x, 1, axis=1) + np.roll(x, 1, axis=2) + np.roll(x, (1, 1), axis=(1, 2))) / 4
+    assert gradient_energy(x).shape == (4,)
+    assert np.all(gradient_energy(blurred) < 0.6 * gradient_energy(x))
+    assert np.all(gradient_energy(np.full((2, 8, 8, 3), 0.3)) == 0)
+
+
+def test_the_code_correlation_is_near_zero_for_independent_codes_and_large_for_correlated():
+    (code_correlation,) = notebook_functions("code_correlation")
+    rng = np.random.default_rng(0)
+    n, d = 10_000, 16
+    independent = rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d)  # scales do not matter
+    nats, ratio = code_correlation(independent)
+    assert nats < 2 * d ** 2 / (4 * n) + 0.01  # sampling noise only, about d^2 / 4N nats
+    assert ratio == pytest.approx(d, rel=0.05)
+    shared = rng.standard_normal((n, 1))
+    correlated = shared + 0.1 * rng.standard_normal((n, d))  # every dimension mostly one signal
+    nats, ratio = code_correlation(correlated)
+    # the Gaussian total correlation of this construction: -1/2 log det of its correlation matrix
+    rho = 1 / 1.01
+    expected = -0.5 * ((d - 1) * np.log(1 - rho) + np.log(1 + (d - 1) * rho))
+    assert nats == pytest.approx(expected, rel=0.05)
+    assert ratio < 1.2
