@@ -37,10 +37,27 @@ def quick_mode():
 
 
 def data_dir():
-    """The folder the data loaders search first: ``$VAE_DATA_DIR``, or ``data/`` in the repo."""
-    if os.environ.get("VAE_DATA_DIR"):
-        return Path(os.environ["VAE_DATA_DIR"]).expanduser().resolve()
-    return REPO_ROOT / "data"
+    """The folder the data loaders search first: ``$VAE_DATA_DIR``, or ``data/`` in the repo.
+
+    A relative ``VAE_DATA_DIR`` is taken from the current folder when there is such a folder there,
+    else from the repository's root: the README's ``VAE_DATA_DIR=../shared/data`` is written from
+    the root, and Jupyter runs the notebooks from ``notebooks/``.
+
+    Raises:
+        FileNotFoundError: ``VAE_DATA_DIR`` names no folder; the message lists where it looked.
+    """
+    setting = os.environ.get("VAE_DATA_DIR")
+    if not setting:
+        return REPO_ROOT / "data"
+    path = Path(setting).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, REPO_ROOT / path]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    searched = " and ".join(str(c.resolve()) for c in candidates)
+    raise FileNotFoundError(f"VAE_DATA_DIR={setting!r} names no folder: looked for {searched}. "
+                            f"Fix: set it to the folder that holds the data sets (an absolute path "
+                            f"is safest), or unset it to use data/ in the repository.")
 
 
 def data_dir_label():

@@ -15,8 +15,14 @@ tfd = tfp.distributions
 
 
 def check_pixels(x, name="x"):
-    """Raise a clear error unless ``x`` holds finite pixel values in [0, 1]; return it as float32."""
+    """Raise a clear error unless ``x`` is a non-empty batch of images ``(N, H, W, C)`` with finite
+    pixel values in [0, 1]; return it as float32."""
     x = np.asarray(x)
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"{name} has shape {x.shape}; expected a non-empty batch of images "
+                         f"(N, H, W, C), e.g. (N, 28, 28, 1). Add a channel axis with "
+                         f"x[..., None], a batch axis with x[None], and check the slice that made "
+                         f"it when N is 0.")
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name} has dtype {x.dtype}; expected float pixel values in [0, 1]. Scale uint8 "
                          f"images with helpers.data.to_float (or binarize them with helpers.data.binarize).")
@@ -154,6 +160,7 @@ def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None, d
     x = tf.convert_to_tensor(check_pixels(x))
     if condition is not None and len(condition) != len(x):
         raise ValueError(f"condition has {len(condition)} rows for {len(x)} images; expected one label each.")
+    _check_binary_for_bernoulli(model, x, condition)
     prior = model.prior()
     out = []
     for start in range(0, len(x), batch_size):
@@ -166,6 +173,28 @@ def importance_weighted_nll(model, x, k=1000, condition=None, batch_size=None, d
                     for done in range(0, k, chunk)]
         out.append(-(tf.reduce_logsumexp(tf.stack(log_sums), axis=0) - math.log(k)).numpy())
     return np.concatenate(out)
+
+
+def _check_binary_for_bernoulli(model, x, condition):
+    """Raise a ValueError when ``model``'s likelihood is Bernoulli and ``x`` is not binary.
+
+    ``-log p(x)`` under independent Bernoulli pixels is a likelihood only for 0/1 pixels; on grey
+    levels TFP still returns a number (the cross-entropy), which is not a log-probability.
+    """
+    values = x.numpy()
+    if np.all((values == 0) | (values == 1)):
+        return
+    z = tf.zeros((1, model.latent_dim))
+    c = None if condition is None else tf.convert_to_tensor(condition[:1], tf.float32)
+    likelihood = _given(model.likelihood, z, c)
+    while isinstance(likelihood, tfd.Independent):
+        likelihood = likelihood.distribution
+    if isinstance(likelihood, tfd.Bernoulli):
+        grey = np.mean((values != 0) & (values != 1))
+        raise ValueError(f"x holds grey levels ({grey:.1%} of its pixels are neither 0 nor 1), "
+                         f"but this model's likelihood is Bernoulli, which gives probabilities to "
+                         f"binary images only: the estimate would not be -log p(x). Binarize the "
+                         f"images first (helpers.data.binarize(x_uint8)), as for training.")
 
 
 def _log_weights_sum(model, x, condition, q, prior, k):

@@ -21,9 +21,9 @@ def psnr(images, references):
         numpy array ``(N,)``, dB.
     """
     images, references = np.asarray(images, np.float64), np.asarray(references, np.float64)
-    if images.shape != references.shape or images.ndim < 2:
-        raise ValueError(f"Expected two batches of images of the same shape (N, ...), got "
-                         f"{images.shape} and {references.shape}.")
+    if images.shape != references.shape or images.ndim < 2 or len(images) == 0:
+        raise ValueError(f"Expected two non-empty batches of images of the same shape (N, ...), "
+                         f"got {images.shape} and {references.shape}.")
     if not (np.isfinite(images).all() and np.isfinite(references).all()):
         raise ValueError("The images hold NaN or inf values; expected pixel values in [0, 1].")
     if min(images.min(), references.min()) < 0 or max(images.max(), references.max()) > 1:
@@ -89,6 +89,26 @@ def discretize(latents, n_bins=20):
     return out
 
 
+def _checked_latents_and_factors(latents, factors):
+    """Finite ``latents`` ``(N, D)`` and whole-number ``factors`` ``(N, K)``, or a ValueError."""
+    latents, factors = np.asarray(latents), np.asarray(factors)
+    if latents.ndim != 2 or len(latents) < 2:
+        raise ValueError(f"latents must be (N, D) with N >= 2, got shape {latents.shape}.")
+    if factors.ndim != 2 or len(factors) != len(latents):
+        raise ValueError(f"factors must be (N, K) with N = {len(latents)}, got shape "
+                         f"{factors.shape}.")
+    if not np.issubdtype(latents.dtype, np.number) or not np.isfinite(latents).all():
+        raise ValueError(f"latents hold NaN or infinite values ({np.sum(~np.isfinite(latents))} of "
+                         f"them); expected finite codes. A model whose weights are NaN encodes to "
+                         f"NaN: check its weights and its inputs.")
+    if (not np.issubdtype(factors.dtype, np.number)
+            or not np.array_equal(factors, np.round(factors))):
+        raise ValueError("factors must be discrete: whole numbers, such as the index of each "
+                         "factor's value (helpers.shapes.make_shapes gives them). Bin a continuous "
+                         "factor first, e.g. with helpers.metrics.discretize(values[:, None], 20).")
+    return latents, factors
+
+
 def mutual_information_matrix(latents, factors, n_bins=20):
     """Mutual information between each latent dimension and each factor, in nats.
 
@@ -102,11 +122,7 @@ def mutual_information_matrix(latents, factors, n_bins=20):
     Returns:
         ``(D, K)`` array: entry ``[j, k]`` is ``I(z_j; v_k)``.
     """
-    latents, factors = np.asarray(latents), np.asarray(factors)
-    if latents.ndim != 2:
-        raise ValueError(f"latents must be (N, D), got shape {latents.shape}.")
-    if factors.ndim != 2 or len(factors) != len(latents):
-        raise ValueError(f"factors must be (N, K) with N = {len(latents)}, got shape {factors.shape}.")
+    latents, factors = _checked_latents_and_factors(latents, factors)
     codes = discretize(latents, n_bins)
     return np.array([[mutual_info_score(factors[:, k], codes[:, j]) for k in range(factors.shape[1])]
                      for j in range(codes.shape[1])])
@@ -126,10 +142,24 @@ def mutual_information_gap(latents, factors, n_bins=20):
     Returns:
         ``(mig, per_factor)``: the mean, a float in [0, 1], and the ``(K,)`` gaps per factor.
     """
-    latents, factors = np.asarray(latents), np.asarray(factors)
-    if latents.ndim != 2 or latents.shape[1] < 2:
+    latents, factors = _checked_latents_and_factors(latents, factors)
+    if latents.shape[1] < 2:
         raise ValueError(f"latents must be (N, D) with D >= 2, got shape {latents.shape}.")
+    constant = [k for k in range(factors.shape[1]) if np.all(factors[:, k] == factors[0, k])]
+    if constant:
+        raise ValueError(f"factor column(s) {constant} take a single value in these "
+                         f"{len(factors)} samples: a factor that never varies has no entropy, so "
+                         f"its gap is 0/0. Drop the column(s), or sample images where it varies.")
+    distinct = [len(np.unique(f)) for f in factors.T]
+    continuous = [k for k, n in enumerate(distinct) if n > len(factors) / 2]
+    if continuous:
+        counts = [distinct[k] for k in continuous]
+        raise ValueError(f"factor column(s) {continuous} take {counts} distinct values in "
+                         f"{len(factors)} samples: a continuous factor, whose every value is its "
+                         f"own class, makes the mutual information meaningless. Give each factor's "
+                         f"value index (a few to a few dozen values), or bin it first with "
+                         f"helpers.metrics.discretize(values[:, None], n_bins=20).")
     mi = np.sort(mutual_information_matrix(latents, factors, n_bins), axis=0)[::-1]  # (D, K)
-    entropy = np.array([mutual_info_score(f, f) for f in np.asarray(factors).T])
-    gaps = np.where(entropy > 0, (mi[0] - mi[1]) / np.where(entropy > 0, entropy, 1), 0.0)
+    entropy = np.array([mutual_info_score(f, f) for f in factors.T])
+    gaps = (mi[0] - mi[1]) / entropy
     return float(gaps.mean()), gaps

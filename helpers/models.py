@@ -1,8 +1,10 @@
 """Models the notebooks share: a plain convolutional autoencoder and a variational autoencoder.
 
 Both expect images with pixel values in [0, 1] (``helpers.data.image_dataset`` scales uint8 images).
-Their ``fit`` and ``evaluate`` stop with a clear error when a batch holds pixels outside [0, 1] or
-the loss becomes NaN or infinite (``TrainingGuard``), with or without XLA (``jit_compile``).
+``model(x)``, ``predict``, ``encode`` and ``decode`` refuse anything else with a clear error. Their
+``fit`` and ``evaluate`` stop with one when a batch holds pixels outside [0, 1] (or a CVAE's labels
+are not one-hot), the loss becomes NaN or infinite, or training runs away (``TrainingGuard``), with
+or without XLA (``jit_compile``); a bad batch updates no weight (``GuardedModel.apply_if_sound``).
 """
 
 import warnings
@@ -51,14 +53,47 @@ def check_architecture(shape, filters, latent_dim, hidden_units, what="input_sha
                          f"width divisible by 2**len(filters) = {scale}.")
 
 
+def check_images(x, name, what="images"):
+    """Raise a clear error unless the concrete batch ``x`` holds finite pixel values in [0, 1].
+
+    The check of every inference entry point (``model(x)``, ``predict``'s batches, ``encode``):
+    one min, one max and one finiteness test, a few microseconds for a batch. Symbolic tensors
+    (inside a traced step) pass through: there ``record_pixel_range`` and ``TrainingGuard`` check.
+    """
+    if not tf.executing_eagerly() or isinstance(x, keras.KerasTensor):
+        return
+    x = tf.convert_to_tensor(x)
+    if x.dtype == tf.bool:
+        return
+    values = tf.cast(x, tf.float32)
+    if not bool(tf.reduce_all(tf.math.is_finite(values))):
+        raise ValueError(f"{name} got NaN or infinite pixel values in its {what}; expected finite "
+                         f"values in [0, 1]. Find them with np.isfinite(x).all() and fix the data.")
+    if not int(tf.size(values)):
+        return
+    low, high = float(tf.reduce_min(values)), float(tf.reduce_max(values))
+    if not (low >= 0 and high <= 1):
+        raise ValueError(f"{name} got {what} with pixel values in [{low:.4g}, {high:.4g}] (dtype "
+                         f"{x.dtype.name}); expected [0, 1]. Divide uint8 images by 255 "
+                         f"(helpers.data.to_float(x), or pass helpers.data.image_dataset(x, "
+                         f"shuffle=False)), map [-1, 1] images with (x + 1) / 2.")
+
+
 class TrainingGuard(keras.callbacks.Callback):
-    """Stop ``fit``/``evaluate`` with a clear error on pixels outside [0, 1] or a non-finite loss.
+    """Stop ``fit``/``evaluate``/``predict`` with a clear error on bad input or runaway training.
 
     ``tf.debugging.check_numerics`` does not fire inside an XLA-compiled step (the default for
     Keras 3 on a GPU), so the checks happen here, after each batch, on what the step recorded:
     the logged loss and the model's ``pixel_range`` (min, max, all finite, of the images seen
-    since the epoch began). The models below add this callback to every ``fit`` and ``evaluate``
-    call themselves.
+    since the epoch began) and ``label_range``. The models below add this callback to every
+    ``fit``, ``evaluate`` and ``predict`` call themselves. Their training steps skip the update of
+    a batch with bad pixels or labels or a non-finite loss (``apply_if_sound``), so when the guard
+    stops training the weights are still those learned from the good batches.
+
+    Runaway training that stays finite is caught too: a running loss that rises above both
+    ``DIVERGED`` times its lowest value so far and its first value (for losses that stay
+    positive), and a ``ConvAutoencoder`` whose output was the same for every image of an epoch
+    (a dead network).
 
     The check is ``async_safe``: Keras runs it in a worker thread while the next step proceeds, so
     it does not stall training at every batch; its error reaches ``fit`` a batch or so later.
@@ -66,9 +101,11 @@ class TrainingGuard(keras.callbacks.Callback):
 
     async_safe = True
     epoch = 0
+    DIVERGED = 10.0
 
     def on_train_begin(self, logs=None):
         self.model.reset_pixel_range()
+        self.first_loss, self.lowest_loss = None, np.inf
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -77,26 +114,80 @@ class TrainingGuard(keras.callbacks.Callback):
     def on_test_begin(self, logs=None):
         self.model.reset_pixel_range()
 
+    on_predict_begin = on_test_begin
+
     def on_train_batch_end(self, batch, logs=None):
-        self._check(logs, f"training, epoch {self.epoch + 1}, around batch {batch + 1}")
+        where = f"training, epoch {self.epoch + 1}, around batch {batch + 1}"
+        self._check(logs, where)
+        self._check_divergence(logs, where)
 
     def on_test_batch_end(self, batch, logs=None):
         self._check(logs, f"evaluation, around batch {batch + 1}")
 
+    def on_predict_batch_end(self, batch, logs=None):
+        self._check(None, f"predict, around batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        spread = getattr(self.model, "spread", None)
+        if spread is None:
+            return
+        inputs, outputs = (float(v) for v in spread.numpy())
+        if inputs > 0 and outputs <= 1e-6:
+            raise FloatingPointError(
+                f"{type(self.model).__name__} gave the same output for every image in epoch "
+                f"{epoch + 1}: the network is dead (its units no longer respond to the input), "
+                f"which a learning rate too high causes{self._learning_rate()}. Build a fresh "
+                f"model and train it with a lower learning rate (the series uses 1e-3 with Adam).")
+
+    def _learning_rate(self):
+        try:
+            return f" (this optimizer's is {float(self.model.optimizer.learning_rate):.3g})"
+        except (AttributeError, TypeError, ValueError):
+            return ""
+
     def _check(self, logs, where):
         name = type(self.model).__name__
+        skipped = (" No update was made with such a batch, so the weights are those learned from "
+                   "the good batches." if where.startswith("training") else "")
         low, high, finite = (float(v) for v in self.model.pixel_range.numpy())
         if not finite:
-            raise ValueError(f"{name} got NaN or infinite pixel values ({where}); expected finite values "
-                             f"in [0, 1]. Find them with np.isfinite(x).all() and fix the data.")
+            raise ValueError(f"{name} got NaN or infinite pixel values ({where}); expected finite "
+                             f"values in [0, 1]. Find them with np.isfinite(x).all() and fix the "
+                             f"data.{skipped}")
         if not (0.0 <= low and high <= 1.0):
             raise ValueError(f"{name} got pixel values in [{low:.4g}, {high:.4g}] ({where}); expected "
                              f"[0, 1]. Divide uint8 images by 255 (helpers.data.image_dataset does), "
-                             f"and map [-1, 1] images with (x + 1) / 2.")
+                             f"and map [-1, 1] images with (x + 1) / 2.{skipped}")
+        labels = getattr(self.model, "label_range", None)
+        if labels is not None:
+            low, high, off = (float(v) for v in labels.numpy())
+            if not (low >= 0 and high <= 1 and off <= 1e-3):
+                raise ValueError(
+                    f"{name} got labels that are not one-hot ({where}): values in [{low:.3g}, "
+                    f"{high:.3g}], row sums that differ from 1 by up to {off:.3g}; expected rows "
+                    f"of values in [0, 1] that sum to 1. Use keras.utils.to_categorical(y, "
+                    f"{self.model.condition_dim}) on integer labels.{skipped}")
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(float(loss)):
             raise FloatingPointError(f"{name} loss is NaN or infinite ({where}) although the pixels are "
-                                     f"finite and in [0, 1]: lower the learning rate.")
+                                     f"finite and in [0, 1]: lower the learning rate"
+                                     f"{self._learning_rate()}.{skipped}")
+
+    def _check_divergence(self, logs, where):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(loss)
+        if self.first_loss is None:
+            self.first_loss = loss
+        self.lowest_loss = min(self.lowest_loss, loss)
+        if self.lowest_loss > 0 and loss > max(self.DIVERGED * self.lowest_loss, self.first_loss):
+            raise FloatingPointError(
+                f"{type(self.model).__name__} training is diverging ({where}): the loss rose to "
+                f"{loss:.4g}, more than {self.DIVERGED:g} times its lowest value so far "
+                f"({self.lowest_loss:.4g}) and above where it started ({self.first_loss:.4g}). A "
+                f"learning rate too high does this{self._learning_rate()}: build a fresh model and "
+                f"train it with a learning rate 10 times lower.")
 
 
 def _with_guard(callbacks):
@@ -107,15 +198,17 @@ def _with_guard(callbacks):
 
 
 class GuardedModel(keras.Model):
-    """A ``keras.Model`` whose ``fit`` and ``evaluate`` run ``TrainingGuard``, and whose
-    ``load_weights`` says clearly when a weights file belongs to another architecture.
+    """A ``keras.Model`` whose ``fit``, ``evaluate`` and ``predict`` run ``TrainingGuard``, and
+    whose ``load_weights`` says clearly when a weights file belongs to another architecture or
+    training setting.
 
-    Subclasses record each batch's pixel range with ``record_pixel_range`` inside their step.
+    Subclasses record each batch's pixel range with ``record_pixel_range`` inside their steps and
+    update the weights with ``apply_if_sound``.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        # a plain tf.Variable: not a model weight, so saved files do not change
+        # plain tf.Variables: not model weights, so saved files do not change
         self.pixel_range = tf.Variable([np.inf, -np.inf, 1.0], trainable=False, name="pixel_range")
 
     def reset_pixel_range(self):
@@ -123,14 +216,35 @@ class GuardedModel(keras.Model):
         self.pixel_range.assign([np.inf, -np.inf, 1.0])
 
     def record_pixel_range(self, *images):
-        """Fold the batch's images into ``[min, max, 1.0 if all finite else 0.0]`` for the guard."""
+        """Fold the batch's images into ``[min, max, 1.0 if all finite else 0.0]`` for the guard.
+
+        Returns:
+            A boolean tensor: whether this batch's pixels are all finite and in [0, 1].
+        """
         images = [tf.cast(x, tf.float32) for x in images]
         low = tf.reduce_min([tf.reduce_min(x) for x in images])
         high = tf.reduce_max([tf.reduce_max(x) for x in images])
-        finite = tf.cast(tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in images]), tf.float32)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in images])
         seen = self.pixel_range
         self.pixel_range.assign(tf.stack([tf.minimum(seen[0], low), tf.maximum(seen[1], high),
-                                          seen[2] * finite]))
+                                          seen[2] * tf.cast(finite, tf.float32)]))
+        return finite & (low >= 0) & (high <= 1)
+
+    def apply_if_sound(self, sound, loss, gradients):
+        """Apply the optimizer's update unless the batch was unsound or the loss is not finite.
+
+        A bad batch is then never learned from, so the weights stay as the good batches left
+        them when ``TrainingGuard`` stops training a batch or so later.
+        """
+        def update():
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+
+        tf.cond(sound & tf.math.is_finite(loss), update, lambda: None)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self.record_pixel_range(x[0] if isinstance(x, (list, tuple)) else x)
+        return super().predict_step(data)
 
     def fit(self, *args, callbacks=None, **kwargs):
         optimizer = getattr(self, "optimizer", None)
@@ -143,6 +257,9 @@ class GuardedModel(keras.Model):
     def evaluate(self, *args, callbacks=None, **kwargs):
         return super().evaluate(*args, callbacks=_with_guard(callbacks), **kwargs)
 
+    def predict(self, *args, callbacks=None, **kwargs):
+        return super().predict(*args, callbacks=_with_guard(callbacks), **kwargs)
+
     def architecture(self):
         """The constructor arguments that decide the weights' shapes."""
         config = self.get_config()
@@ -150,19 +267,57 @@ class GuardedModel(keras.Model):
                 "condition_dim")
         return {key: config[key] for key in keys if key in config}
 
+    def settings(self):
+        """Training settings a weights file must agree with (none here; a ``VAE``: beta, gamma)."""
+        return {}
+
     def load_weights(self, filepath, *args, **kwargs):
+        before, settings = self.get_weights(), self.settings()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 result = super().load_weights(filepath, *args, **kwargs)
             except ValueError as error:
+                self._put_back(before)
                 raise ValueError(
                     f"{filepath} does not fit this {type(self).__name__} {self.architecture()}: it was "
                     f"saved from a model built with other arguments. Build the model with the "
                     f"arguments it was saved with, then load the weights.") from error
+        loaded = self.settings()
+        differ = {key: (settings[key], loaded[key]) for key in settings
+                  if not np.isclose(settings[key], loaded[key], rtol=1e-3)}
+        if differ:
+            self._put_back(before)
+            self._restore_settings(settings)
+            built = ", ".join(f"{key}={old:g}" for key, (old, _) in differ.items())
+            saved = ", ".join(f"{key}={new:g}" for key, (_, new) in differ.items())
+            raise ValueError(
+                f"{filepath} was trained with {saved}, but this {type(self).__name__} was built "
+                f"with {built}; nothing was loaded. Build the model with {saved} to use these "
+                f"weights as they were trained (to train them on with other settings, load them "
+                f"into such a model, then set the new values: model.beta.assign(...), "
+                f"model.gamma = ...).")
         for warning in caught:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         return result
+
+    def _put_back(self, weights):
+        """Restore the weights held before a refused load (a partial load may have changed some)."""
+        if len(weights) == len(self.weights):
+            self.set_weights(weights)
+
+    def _restore_settings(self, settings):
+        """Put back settings that are not weights (a ``VAE``'s gamma) after a refused load."""
+
+
+def _described(value):
+    """A short description of a model's input for error messages."""
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return f"a {type(value).__name__}"
+    return f"one array of shape {tuple(shape)}"
 
 
 def conv_encoder(input_shape, filters, hidden_units, output_dim, condition_dim=0, name="encoder"):
@@ -244,14 +399,45 @@ class ConvAutoencoder(GuardedModel):
         self.encoder = conv_encoder(self.image_shape, self.filters, self.hidden_units, self.latent_dim)
         self.decoder = conv_decoder(self.target_shape, self.filters, self.hidden_units, self.latent_dim,
                                     activation="sigmoid")
+        # the largest spread over a batch (max - min over its images, largest over the pixels) of
+        # the inputs and of the outputs since the epoch began: equal outputs mean a dead network
+        self.spread = tf.Variable([0.0, 0.0], trainable=False, name="spread")
         self.build((None, *self.image_shape))
+
+    def reset_pixel_range(self):
+        super().reset_pixel_range()
+        self.spread.assign([0.0, 0.0])
+
+    def __call__(self, x, *args, **kwargs):
+        check_images(x, type(self).__name__)  # here, not in call: Keras would wrap the error
+        return super().__call__(x, *args, **kwargs)
 
     def call(self, x):
         return self.decoder(self.encoder(x))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        self.record_pixel_range(x, y)  # the loss the user compiled with is computed as usual
+        if not training:  # train_step records its batches itself
+            self.record_pixel_range(x, y)
+        # the loss the user compiled with
         return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    def train_step(self, data):
+        """Keras's own training step, except that a bad batch updates nothing (``apply_if_sound``)
+        and the spread of inputs and outputs is recorded for ``TrainingGuard``."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sound = self.record_pixel_range(x, y)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        self.apply_if_sound(sound, loss, tape.gradient(scaled_loss, self.trainable_weights))
+        spread = [tf.reduce_max(tf.reduce_max(a, axis=0) - tf.reduce_min(a, axis=0))
+                  for a in (tf.cast(x, tf.float32), tf.cast(y_pred, tf.float32))]
+        self.spread.assign(tf.maximum(self.spread, tf.stack(spread)))
+        for metric in self.metrics:
+            if metric.name == "loss":  # weighted by the batch size, as Keras's own step does
+                metric.update_state(loss, sample_weight=tf.shape(x)[0])
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape,
@@ -340,6 +526,8 @@ class VAE(GuardedModel):
         self.capacity = self.add_weight(shape=(), initializer=keras.initializers.Constant(capacity),
                                         trainable=False, name="capacity")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")}
+        self.label_range = (tf.Variable([np.inf, -np.inf, 0.0], trainable=False, name="label_range")
+                            if self.condition_dim else None)
         self.sampler.build((None, self.latent_dim))
         image = (None, *self.image_shape)
         self.build([image, (None, self.condition_dim)] if self.condition_dim else image)
@@ -347,12 +535,28 @@ class VAE(GuardedModel):
     # ---- the three distributions
     def encode(self, x, condition=None):
         """``x`` ``(batch, H, W, C)`` -> ``(mu, log_var)``, each ``(batch, latent_dim)``."""
+        check_images(x, type(self).__name__)
         mu, log_var = keras.ops.split(self.encoder(self._with_condition(x, condition)), 2, axis=-1)
         return mu, keras.ops.clip(log_var, *LOG_VAR_RANGE)
 
     def decode_logits(self, z, condition=None):
         """``z`` ``(batch, latent_dim)`` -> Bernoulli logits ``(batch, H, W, C)``."""
+        self._check_codes(z)
         return self.decoder(self._with_condition(z, condition))
+
+    def _check_codes(self, z):
+        """Raise a clear error unless a concrete ``z`` is finite points ``(batch, latent_dim)``."""
+        if not tf.executing_eagerly() or isinstance(z, keras.KerasTensor):
+            return
+        shape = tuple(keras.ops.shape(z))
+        if len(shape) != 2 or shape[1] != self.latent_dim:
+            images = (" (images: encode them first, or call the model on them)"
+                      if len(shape) == 4 else "")
+            raise ValueError(f"{type(self).__name__}.decode takes latent points of shape (batch, "
+                             f"{self.latent_dim}), got shape {shape}{images}.")
+        if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(z, tf.float32)))):
+            raise ValueError(f"{type(self).__name__}.decode got latent points with NaN or inf "
+                             f"values; check how they were made (np.isfinite(z).all()).")
 
     def _with_condition(self, inputs, condition):
         """The networks' input: ``inputs`` alone, or ``[inputs, condition]`` as float32 tensors."""
@@ -397,6 +601,15 @@ class VAE(GuardedModel):
         """``p(x|z)``: independent Bernoulli pixels, event shape ``(H, W, C)``."""
         return tfd.Independent(tfd.Bernoulli(logits=self.decode_logits(z, condition)), reinterpreted_batch_ndims=3)
 
+    def __call__(self, inputs, *args, **kwargs):
+        # checked here, not in call, so that Keras does not wrap the error in its own message
+        if self.condition_dim and not (isinstance(inputs, (list, tuple)) and len(inputs) == 2):
+            raise ValueError(f"This {type(self).__name__} is conditional: call it on [images, "
+                             f"one-hot labels], e.g. model([x, keras.utils.to_categorical(y, "
+                             f"{self.condition_dim})]); it was given {_described(inputs)}.")
+        check_images(inputs[0] if self.condition_dim else inputs, type(self).__name__)
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs):
         """Pixel probabilities decoded at the posterior mean: ``x`` or, conditional, ``[x, y]``."""
         x, condition = inputs if self.condition_dim else (inputs, None)
@@ -429,14 +642,37 @@ class VAE(GuardedModel):
         return x, target, None
 
     def _step_losses(self, data):
+        """The batch's loss and its terms, and whether its pixels (and labels) were sound."""
         x, target, condition = self._unpack(data)
-        self.record_pixel_range(x, target)
+        sound = self.record_pixel_range(x, target)
+        if condition is not None:
+            sound &= self.record_label_range(condition)
         reconstruction, kl = losses.elbo_terms(self, x, condition, target=target)  # (batch,) each, nats
         if self.gamma > 0:  # the capacity objective: hold the mean KL near the target C
             loss = tf.reduce_mean(reconstruction) + self.gamma * tf.abs(tf.reduce_mean(kl) - self.capacity)
         else:  # the beta-VAE; beta = 1 is the negative ELBO
             loss = tf.reduce_mean(reconstruction + self.beta * kl)
-        return loss, reconstruction, kl
+        return loss, reconstruction, kl, sound
+
+    def reset_pixel_range(self):
+        super().reset_pixel_range()
+        if self.label_range is not None:
+            self.label_range.assign([np.inf, -np.inf, 0.0])
+
+    def record_label_range(self, condition):
+        """Fold a batch's labels into ``[min, max, largest |row sum - 1|]`` for the guard.
+
+        Returns:
+            A boolean tensor: whether every row is one-hot (or class probabilities).
+        """
+        condition = tf.cast(condition, tf.float32)
+        low, high = tf.reduce_min(condition), tf.reduce_max(condition)
+        off = tf.reduce_max(tf.abs(tf.reduce_sum(condition, axis=-1) - 1.0))
+        off = tf.where(tf.math.is_finite(off), off, np.inf)
+        seen = self.label_range
+        self.label_range.assign(tf.stack([tf.minimum(seen[0], low), tf.maximum(seen[1], high),
+                                          tf.maximum(seen[2], off)]))
+        return (low >= 0) & (high <= 1) & (off <= 1e-3)
 
     def _update_trackers(self, loss, reconstruction, kl):
         self.trackers["loss"].update_state(loss)
@@ -446,14 +682,37 @@ class VAE(GuardedModel):
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self._step_losses(data)
+            loss, reconstruction, kl, sound = self._step_losses(data)
             scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else loss
-        grads = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.apply_if_sound(sound, loss, tape.gradient(scaled_loss, self.trainable_weights))
         return self._update_trackers(loss, reconstruction, kl)
 
     def test_step(self, data):
-        return self._update_trackers(*self._step_losses(data))
+        return self._update_trackers(*self._step_losses(data)[:3])
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.condition_dim and isinstance(x, (list, tuple)) and len(x) == 2:
+            self.record_label_range(x[1])
+        return super().predict_step(data)
+
+    # ---- settings that weights files carry
+    def settings(self):
+        """``beta`` and ``gamma``: ``load_weights`` refuses a file trained with others."""
+        return {"beta": float(keras.ops.convert_to_numpy(self.beta)), "gamma": self.gamma}
+
+    def _restore_settings(self, settings):
+        self.gamma = settings["gamma"]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["gamma"] = np.float32(self.gamma)  # not a weight, so that older files still load
+
+    def load_own_variables(self, store):
+        variables = {key: store[key] for key in store.keys()}
+        if "gamma" in variables:  # absent from files written before gamma was saved
+            self.gamma = float(np.asarray(variables.pop("gamma")))
+        super().load_own_variables(variables)
 
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape, "latent_dim": self.latent_dim,
@@ -499,6 +758,13 @@ def timed_fit(model, data, epochs, learning_rate=1e-3, alpha=0.05, validation_da
     """
     import time
 
+    if not isinstance(data, tf.data.Dataset):
+        raise ValueError(f"timed_fit takes a tf.data.Dataset, got {_described(data)}. Wrap arrays "
+                         f"with helpers.data.image_dataset(x) (or image_dataset(x, y)).")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs={epochs!r}: expected a positive integer.")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate={learning_rate!r}: expected a positive number, e.g. 1e-3.")
     steps_per_epoch = int(data.cardinality())
     if steps_per_epoch <= 0:
         raise ValueError("timed_fit needs a dataset of known, finite length (e.g. from "
@@ -530,6 +796,22 @@ class LinearAnnealing(keras.callbacks.Callback):
         if int(epochs) < 1:
             raise ValueError(f"epochs={epochs!r}: expected the number of epochs to anneal over, >= 1.")
         self.attribute, self.start, self.stop, self.epochs = attribute, float(start), float(stop), int(epochs)
+
+    def on_train_begin(self, logs=None):
+        name = type(self.model).__name__
+        if not isinstance(getattr(self.model, self.attribute, None), keras.Variable):
+            raise ValueError(f"LinearAnnealing({self.attribute!r}) needs a VAE, whose "
+                             f"{self.attribute} it moves; a {name} has no {self.attribute}. Drop "
+                             f"the callback, or train a helpers.models.VAE.")
+        gamma = getattr(self.model, "gamma", 0.0)
+        if self.attribute == "capacity" and gamma <= 0:
+            raise ValueError(f"LinearAnnealing('capacity') would change nothing: this {name} has "
+                             f"gamma=0, so it trains on the beta objective, which has no capacity. "
+                             f"Build it with gamma > 0 (e.g. VAE(..., gamma=20.0)).")
+        if self.attribute == "beta" and gamma > 0:
+            raise ValueError(f"LinearAnnealing('beta') would change nothing: this {name} has "
+                             f"gamma={gamma:g}, so it trains on the capacity objective, which has "
+                             f"no beta. Anneal 'capacity' instead, or build it with gamma=0.")
 
     def on_epoch_begin(self, epoch, logs=None):
         fraction = min(1.0, epoch / self.epochs)

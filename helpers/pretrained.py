@@ -26,9 +26,11 @@ be had (no network, the repository not yet published), so that the notebook trai
 
 import hashlib
 import json
+import os
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -42,6 +44,11 @@ IN_GIT = ("01", "03", "04", "08")  # notebooks whose weights files are committed
 RELEASE_TAG = "weights-v1"
 CACHE_DIR = None  # where downloaded release assets go; None: Keras's cache folder, ~/.keras
 CACHE_SUBDIR = "vae-tutorial-weights"
+
+
+FLOAT16_RTOL = 1e-3  # float16 keeps 11 significant bits (relative error <= 4.9e-4) up to 65,504
+_RECORD_KEYS = {"model": str, "architecture": dict, "sha256": str, "history": dict,
+                "seconds": (int, float, type(None))}
 
 
 class WeightsUnavailable(FileNotFoundError):
@@ -83,7 +90,13 @@ def _architecture(model):
 
 def _copy_as_float16(source, target):
     """Copy a Keras ``.weights.h5`` file without the optimizer's state (Adam's moments, two more
-    copies of every weight, needed only to resume training), every float32 array as float16."""
+    copies of every weight, needed only to resume training), every float32 array as float16.
+
+    Scalars (a VAE's beta, capacity, gamma) stay float32, and so does any array whose float16
+    copy would not be within ``FLOAT16_RTOL`` of it (values beyond float16's 65,504 would become
+    inf); a warning names those. Weights that are NaN or infinite are refused: nothing is written.
+    """
+    kept = []
     with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
         dst.attrs.update(src.attrs)
 
@@ -94,12 +107,55 @@ def _copy_as_float16(source, target):
                 dst.require_group(name).attrs.update(item.attrs)
                 return
             data = item[()]
-            if data.dtype == np.float32:
-                data = data.astype(np.float16)
+            if data.dtype == np.float32 and data.ndim:
+                if not np.isfinite(data).all():
+                    raise ValueError(f"The weights {name} hold NaN or infinite values, so the "
+                                     f"model is broken (training diverged); nothing was saved. "
+                                     f"Train it again with a lower learning rate.")
+                with np.errstate(over="ignore"):  # overflow is what the comparison below catches
+                    half = data.astype(np.float16)
+                if np.allclose(half, data, rtol=FLOAT16_RTOL, atol=1e-7):
+                    data = half
+                else:
+                    kept.append(f"{name} (largest |value| {np.abs(data).max():.4g})")
             options = dict(compression="gzip", shuffle=True) if data.ndim else {}
             dst.create_dataset(name, data=data, **options).attrs.update(item.attrs)
 
         src.visititems(copy)
+    if kept:
+        warnings.warn(f"Kept as float32 (float16 would change them by more than {FLOAT16_RTOL:g} "
+                      f"relative, or overflow past 65,504): {', '.join(kept)}.", stacklevel=3)
+
+
+@contextmanager
+def _replacing(path):
+    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds, removed when
+    it fails: readers and concurrent writers see the old file or a whole new one, never half."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; weights are shared like any file
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+@contextmanager
+def _locked(folder):
+    """Hold an exclusive lock on ``folder/.lock`` (where ``fcntl`` exists), so that two processes
+    saving at once do not pair one's weights with the other's record."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; each file is still replaced whole
+        yield
+        return
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def save(model, name, history=None, seconds=None):
@@ -118,18 +174,58 @@ def save(model, name, history=None, seconds=None):
         return None
     if not model.built:  # a custom train_step (notebook 03's VAE) never calls the model itself
         _build(model, _architecture(model))
-    path = weights_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    path, record_path = weights_path(name), _record_path(name)
+    for folder in {path.parent, record_path.parent}:
+        folder.mkdir(parents=True, exist_ok=True)
+    logs = getattr(history, "history", history) or {}
+    # Both files are written under temporary names and renamed only when both are complete (the
+    # weights first), so a failure (a full disk, broken weights) leaves the previous pair as it was;
+    # the lock keeps two processes that save at once from pairing one's weights with the other's
+    # record.
+    with (_locked(record_path.parent), tempfile.TemporaryDirectory() as tmp,
+          _replacing(record_path) as new_record, _replacing(path) as new_weights):
         full = Path(tmp) / "float32.weights.h5"
         model.save_weights(full)
-        _copy_as_float16(full, path)
-    logs = getattr(history, "history", history) or {}
-    record = {"model": type(model).__name__, "architecture": _architecture(model),
-              "sha256": _sha256(path), "seconds": seconds,
-              "history": {key: [float(v) for v in values] for key, values in logs.items()}}
-    _record_path(name).write_text(json.dumps(record, indent=1) + "\n")
+        _copy_as_float16(full, new_weights)
+        record = {"model": type(model).__name__, "architecture": _architecture(model),
+                  "sha256": _sha256(new_weights), "seconds": seconds,
+                  "history": {key: [float(v) for v in values] for key, values in logs.items()}}
+        if getattr(model, "settings", None) and model.settings():
+            record["settings"] = model.settings()
+        new_record.write_text(json.dumps(record, indent=1) + "\n")
     return path
+
+
+def _read_record(record_path):
+    """The record ``weights/<name>.json`` as a dict, or a ValueError that names the file and what
+    is wrong with it (empty, not JSON, a key missing or of another type)."""
+    fix = (f"Restore it with `git checkout -- weights/{record_path.name}`, or set TRAIN = True to "
+           f"train the model (a full run writes a new record).")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"weights/{record_path.name} is not a text file ({error}). "
+                         f"{fix}") from error
+    except json.JSONDecodeError as error:
+        empty = not record_path.read_bytes().strip()
+        what = "is empty" if empty else f"is not valid JSON ({error})"
+        raise ValueError(f"weights/{record_path.name} {what}: expected the JSON record that "
+                         f"helpers.pretrained.save writes. {fix}") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"weights/{record_path.name} holds a JSON {type(record).__name__}, not a "
+                         f"record (an object with {', '.join(_RECORD_KEYS)}). {fix}")
+    for key, kind in _RECORD_KEYS.items():
+        if key not in record:
+            raise ValueError(f"weights/{record_path.name} has no {key!r}: a record needs "
+                             f"{', '.join(_RECORD_KEYS)}. {fix}")
+        if not isinstance(record[key], kind) or isinstance(record[key], bool):
+            raise ValueError(f"weights/{record_path.name}: {key!r} is {record[key]!r}, of the "
+                             f"wrong type. {fix}")
+    sha = record["sha256"]
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ValueError(f"weights/{record_path.name}: 'sha256' is {sha!r}, not 64 hexadecimal "
+                         f"digits. {fix}")
+    return record
 
 
 def load(model, name):
@@ -160,7 +256,7 @@ def load(model, name):
             f"weights/{missing[0].name} is not in this checkout, so there are no shipped weights "
             f"named {name!r}. Set TRAIN = True to train the model instead, or restore the file "
             f"with `git checkout -- weights/`.")
-    record = json.loads(record_path.read_text())
+    record = _read_record(record_path)
     saved = (record["model"], record["architecture"])
     wanted = (type(model).__name__, json.loads(json.dumps(_architecture(model))))
     if saved != wanted:
@@ -243,10 +339,18 @@ def _download(name, record):
             f"`python -m helpers.colab OWNER/NAME` with the repository's GitHub name, or set "
             f"TRAIN = True.")
     url = release_url(name)
+    target = _cache_folder() / f"{name}.weights.h5"
+    if target.is_file() and _sha256(target) == record["sha256"]:
+        return target
     try:
-        return Path(keras.utils.get_file(f"{name}.weights.h5", url, file_hash=record["sha256"],
-                                         hash_algorithm="sha256", cache_dir=CACHE_DIR,
-                                         cache_subdir=CACHE_SUBDIR))
+        # into a private folder, then renamed into the cache: a process that downloads the same
+        # asset at the same time never reads this one's half-written file
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as private:
+            downloaded = keras.utils.get_file(target.name, url, file_hash=record["sha256"],
+                                              hash_algorithm="sha256", cache_dir=private,
+                                              cache_subdir=".")
+            os.replace(downloaded, target)
+        return target
     except ValueError as corrupt:  # get_file's "Incomplete or corrupted file detected"
         raise ValueError(f"The download of {url} does not match the SHA-256 in "
                          f"weights/{name}.json: {corrupt}") from corrupt
@@ -255,6 +359,21 @@ def _download(name, record):
             f"Could not download the weights {name!r} from {url} ({failed}). Without a network, "
             f"or before the maintainer has uploaded the release {RELEASE_TAG!r}, set TRAIN = True "
             f"to train the model instead.") from failed
+
+
+def _cache_folder():
+    """Where release assets are kept: ``CACHE_DIR`` (default: Keras's home, ``$KERAS_HOME`` or
+    ``~/.keras``) / ``CACHE_SUBDIR``, or the same under the temporary folder if that is
+    read-only."""
+    base = Path(CACHE_DIR or os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
+    for folder in (base / CACHE_SUBDIR, Path(tempfile.gettempdir()) / ".keras" / CACHE_SUBDIR):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    return folder
 
 
 def _build(model, architecture):

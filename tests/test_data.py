@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from helpers import config
-from helpers.data import (CLASS_NAMES, DatasetNotFoundError, image_dataset, load_dataset,
-                          read_cifar_batches, read_idx, read_image_folder, to_float)
+from helpers.data import (CLASS_NAMES, DatasetNotFoundError, binarize, image_dataset,
+                          load_dataset, read_cifar_batches, read_idx, read_image_folder, to_float)
 
 from .conftest import REPO_ROOT
 
@@ -365,6 +365,7 @@ def test_no_local_copy_and_no_network_fails_fast_with_instructions(tmp_path):
     """)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"),
            "VAE_DATA_DIR": str(tmp_path / "empty"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    (tmp_path / "empty").mkdir()
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
@@ -807,3 +808,61 @@ def test_requirements_pin_every_package_that_helpers_and_notebooks_import(requir
     unpinned = {module: providers.get(module, [module]) for module in sorted(third_party)
                 if not {normalized(d) for d in providers.get(module, [module])} & pinned}
     assert unpinned == {}, f"imported but not pinned in {requirements}"
+
+
+# --------------------------------------------------------------------------- files in the wrong place
+
+
+def test_fashion_mnist_files_in_the_mnist_folder_are_refused(shared_data_dir, data_dir):
+    (data_dir / "mnist").symlink_to(shared_data_dir / "fashion-mnist", target_is_directory=True)
+    with pytest.raises(ValueError, match=r"mnist/train-images-idx3-ubyte\.gz: these images look like "
+                                         r"fashion_mnist, not mnist: their mean pixel is 7\d\.\d.*"
+                                         r"Fix: move the files to the data folder's fashion-mnist/"):
+        load_dataset("mnist", verbose=False)
+
+
+@pytest.mark.parametrize("name, mean, other", [("mnist", 73, "fashion_mnist"), ("fashion_mnist", 33, "mnist")])
+def test_images_of_the_other_28x28_data_set_are_refused(data_dir, name, mean, other):
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random((20, 28, 28)) < mean / 255, 255, 0).astype(np.uint8)
+    _save_npz(data_dir / f"{name}.npz", x_train=x, y_train=np.arange(20) % 10, x_test=x[:2])
+    with pytest.raises(ValueError, match=rf"{name}\.npz \(array x_train\): these images look like {other}, "
+                                         rf"not {name}"):
+        load_dataset(name, verbose=False)
+
+
+def test_a_relative_data_dir_is_found_from_the_repository_root_too(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # as Jupyter runs a notebook from notebooks/
+    monkeypatch.setenv("VAE_DATA_DIR", "data")  # written from the repository's root
+    assert config.data_dir() == (REPO_ROOT / "data").resolve()
+    (tmp_path / "data").mkdir()  # a folder of that name where we are comes first
+    assert config.data_dir() == (tmp_path / "data").resolve()
+
+
+def test_a_data_dir_that_names_no_folder_says_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAE_DATA_DIR", "../nowhere/data")
+    searched = rf"{re.escape(str((tmp_path / '../nowhere/data').resolve()))} and " \
+               rf"{re.escape(str((REPO_ROOT / '../nowhere/data').resolve()))}"
+    with pytest.raises(FileNotFoundError, match=rf"VAE_DATA_DIR='../nowhere/data' names no folder: looked "
+                                                rf"for {searched}\. Fix"):
+        load_dataset("mnist", verbose=False)
+
+
+@pytest.mark.parametrize("inputs, batch_size, message", [
+    (np.zeros((0, 4, 4, 1), np.uint8), 8, r"inputs hold no images \(shape \(0, 4, 4, 1\)\)"),
+    (np.zeros((3, 4, 4, 1), np.uint8), 0, "batch_size=0: expected a positive integer"),
+    (np.zeros((3, 4, 4, 1), np.uint8), 2.5, "batch_size=2.5: expected a positive integer"),
+])
+def test_image_dataset_refuses_empty_inputs_and_bad_batch_sizes(inputs, batch_size, message):
+    with pytest.raises(ValueError, match=message):
+        image_dataset(inputs, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("convert", [to_float, lambda x: binarize(x, seed=0)], ids=["to_float", "binarize"])
+def test_images_already_in_0_1_are_not_divided_by_255_again(convert):
+    x = np.random.default_rng(0).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
+    with pytest.raises(ValueError, match=r"already float in \[0, 1\].*nearly black.*uint8 images"):
+        convert(to_float(x))
+    assert convert(x).shape == x.shape
+    assert convert(x.astype(np.float32)).shape == x.shape  # whole-number floats 0-255 are fine

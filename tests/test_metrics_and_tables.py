@@ -30,6 +30,7 @@ def test_psnr_agrees_with_tensorflow_and_is_infinite_for_an_exact_copy():
     (np.zeros((2, 4, 4, 1)), np.zeros((2, 4, 4, 3)), "same shape"),
     (np.full((2, 4, 4, 1), 255.0), np.zeros((2, 4, 4, 1)), r"\[0, 1\]"),
     (np.full((2, 4, 4, 1), np.nan), np.zeros((2, 4, 4, 1)), "NaN"),
+    (np.zeros((0, 4, 4, 1)), np.zeros((0, 4, 4, 1)), "non-empty batches"),
 ])
 def test_psnr_refuses_bad_input(images, references, message):
     with pytest.raises(ValueError, match=message):

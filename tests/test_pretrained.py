@@ -443,3 +443,113 @@ def test_load_or_fit_does_not_train_over_missing_committed_weights(weights_dir):
     with pytest.raises(pretrained.WeightsUnavailable, match="00_missing"):
         pretrained.load_or_fit(model, "00_missing", _fit_counting(model, calls), train=False)
     assert calls == []
+
+
+# --------------------------------------------------------------------------- damaged files, settings
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", r"00_small\.json is empty"),
+    ('{"model": "VAE", "architecture": {', r"00_small\.json is not valid JSON"),
+    ("[1, 2]", r"00_small\.json holds a JSON list, not a record"),
+    ('{"model": "VAE", "architecture": {}, "history": {}, "seconds": 1}', r"00_small\.json has no 'sha256'"),
+    ('{"model": "VAE", "architecture": {}, "history": {}, "seconds": 1, "sha256": "abc"}',
+     r"'sha256' is 'abc', not 64 hexadecimal"),
+    ('{"model": "VAE", "architecture": [], "history": {}, "seconds": 1, "sha256": "abc"}',
+     r"'architecture' is \[\], of the wrong type"),
+], ids=["empty", "cut_short", "a_list", "no_sha256", "bad_sha256", "wrong_type"])
+def test_a_damaged_record_is_named_with_what_to_do(weights_dir, content, message):
+    pretrained.save(_small_vae(), "00_small")
+    (weights_dir / "00_small.json").write_text(content)
+    with pytest.raises(ValueError, match=message + r".*git checkout -- weights/00_small\.json"):
+        pretrained.load(_small_vae(), "00_small")
+
+
+def test_a_failed_save_leaves_the_previous_files_as_they_were(weights_dir):
+    model = _small_vae()
+    pretrained.save(model, "00_small", {"loss": [1.0]})
+    files = {p.name: p.read_bytes() for p in weights_dir.iterdir() if p.is_file()}
+    broken = _small_vae()
+    broken.decoder.weights[0].assign(np.full(broken.decoder.weights[0].shape, np.nan))
+    with pytest.raises(ValueError, match=r"hold NaN or infinite values.*nothing was saved"):
+        pretrained.save(broken, "00_small", {"loss": [np.nan]})
+    assert {p.name: p.read_bytes() for p in weights_dir.iterdir() if p.is_file()} == files
+    pretrained.load(_small_vae(), "00_small")  # the previous pair still loads
+
+
+def test_weights_beyond_float16_are_kept_as_float32(weights_dir):
+    model = _small_vae()
+    kernel = model.decoder.weights[0]
+    kernel.assign(kernel.numpy() * 0 + 1e5)  # float16 stops at 65,504: these would become inf
+    with pytest.warns(UserWarning, match=r"Kept as float32 .*overflow past 65,504.*1e\+05"):
+        pretrained.save(model, "00_big")
+    loaded = _small_vae()
+    pretrained.load(loaded, "00_big")
+    np.testing.assert_array_equal(loaded.decoder.weights[0].numpy(), kernel.numpy())
+    assert np.isfinite(loaded(_images(2)).numpy()).all()  # inf weights would give NaN outputs
+
+
+def test_loading_into_a_model_with_other_settings_is_refused(weights_dir):
+    pretrained.save(_small_vae(beta=1.0), "00_small")
+    assert json.loads((weights_dir / "00_small.json").read_text())["settings"] == {"beta": 1.0, "gamma": 0.0}
+    model = _small_vae(beta=4.0)
+    with pytest.raises(ValueError, match="trained with beta=1, but this VAE was built with beta=4"):
+        pretrained.load(model, "00_small")
+    assert float(model.beta.numpy()) == 4.0
+    pretrained.save(_small_vae(gamma=20.0), "00_capacity")
+    with pytest.raises(ValueError, match="trained with gamma=20, but this VAE was built with gamma=0"):
+        pretrained.load(_small_vae(), "00_capacity")
+
+
+def test_saves_at_the_same_time_leave_a_matching_pair(weights_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [_small_vae() for _ in range(4)]
+    for model in models:
+        model(_images(1))
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda m: pretrained.save(m, "00_small"), models))
+    assert len(set(paths)) == 1
+    pretrained.load(_small_vae(), "00_small")  # the record's checksum is that of the weights file
+    assert not [p.name for p in weights_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_download_in_progress_is_never_visible_in_the_cache(release, monkeypatch):
+    """Another process looks for the asset in the cache: it must find nothing or the whole file,
+    never the first half of one being downloaded (which Keras would take for a corrupt file)."""
+    import threading
+    from pathlib import Path
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from keras.src.utils import file_utils
+
+    model = _small_vae()
+    model(_images(1))
+    _publish(model, "99_small", release)
+    record = json.loads((pretrained.WEIGHTS_DIR / "99_small.json").read_text())
+    halfway, resume = threading.Event(), threading.Event()
+
+    def slow_download(url, target, *progress):
+        data = Path(url2pathname(urlparse(url).path)).read_bytes()
+        with open(target, "wb") as f:
+            f.write(data[:len(data) // 2])
+            f.flush()
+            halfway.set()
+            resume.wait(30)
+            f.write(data[len(data) // 2:])
+
+    monkeypatch.setattr(file_utils, "urlretrieve", slow_download)
+    cache = Path(pretrained.CACHE_DIR) / pretrained.CACHE_SUBDIR / "99_small.weights.h5"
+    cache.parent.mkdir(parents=True)
+    done = []
+    download = threading.Thread(target=lambda: done.append(pretrained._download("99_small", record)))
+    download.start()
+    assert halfway.wait(30)
+    try:
+        assert not cache.exists(), "half a download is visible at the cache path"
+    finally:
+        resume.set()
+        download.join(30)
+    assert done == [cache] and pretrained._sha256(cache) == record["sha256"]
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary left

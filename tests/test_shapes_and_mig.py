@@ -102,3 +102,38 @@ def test_mutual_information_matrix_finds_which_latent_holds_which_factor():
     assert mi.argmax(axis=0).tolist() == [2, 1]  # factor 0 lives in latent 2, factor 1 in latent 1
     assert mi[0].max() < 0.05 * mi.max()  # the noise latent knows almost nothing
     np.testing.assert_allclose(mi[2, 0], np.log(8), rtol=0.05)  # all of H(v_0) = log 8 nats
+
+
+def _codes_of(factors, seed=0):
+    """Each factor copied into a latent, plus two noise latents."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(scale=0.01, size=(len(factors), factors.shape[1] + 2))
+    return np.c_[factors, rng.normal(size=(len(factors), 2))] + noise
+
+
+def test_mig_refuses_a_factor_that_never_varies():
+    factors = np.random.default_rng(0).integers(0, 5, (1000, 3))
+    factors[:, 1] = 2
+    with pytest.raises(ValueError, match=r"factor column\(s\) \[1\] take a single value.*Drop the column"):
+        mutual_information_gap(_codes_of(factors), factors)
+
+
+@pytest.mark.parametrize("continuous, message", [
+    (lambda n: np.random.default_rng(1).random(n), "factors must be discrete: whole numbers"),
+    (lambda n: np.arange(n), r"factor column\(s\) \[2\] take \[1000\] distinct values in 1000 samples"),
+], ids=["floats", "integers_all_distinct"])
+def test_mig_refuses_a_continuous_factor(continuous, message):
+    factors = np.random.default_rng(0).integers(0, 5, (1000, 3))
+    factors = np.c_[factors[:, :2], continuous(1000)]
+    with pytest.raises(ValueError, match=message + ".*discretize"):
+        mutual_information_gap(_codes_of(factors[:, :2].astype(int)), factors)
+
+
+def test_mig_refuses_nan_codes():
+    factors = np.random.default_rng(0).integers(0, 5, (1000, 2))
+    codes = _codes_of(factors)
+    codes[7, 1] = np.nan
+    with pytest.raises(ValueError, match=r"latents hold NaN or infinite values \(1 of them\)"):
+        mutual_information_gap(codes, factors)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        mutual_information_matrix(codes, factors)
