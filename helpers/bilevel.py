@@ -20,9 +20,9 @@ def _bits(images):
     if b.ndim != 3 or b.size == 0:
         raise ValueError(f"Expected bilevel images of shape (N, H, W) or (N, H, W, 1), got shape "
                          f"{b.shape}.")
-    if not np.isin(b, (0, 1)).all():
+    if b.dtype != bool and not ((b == 0) | (b == 1)).all():
         raise ValueError("Expected images of 0s and 1s: threshold them first, e.g. (x > 127).")
-    return b.astype(np.int64)
+    return b.astype(np.uint8)
 
 
 def contexts(images, template=TEMPLATE):
@@ -43,17 +43,21 @@ def contexts(images, template=TEMPLATE):
     n, h, w = b.shape
     top = max(-r for r, _ in template)
     side = max(abs(c) for _, c in template)
-    padded = np.pad(b, ((0, 0), (top, 0), (side, side)))
-    ctx = np.zeros((n, h, w), np.int64)
+    dtype = np.uint16 if len(template) <= 16 else np.int64  # uint16: a quarter of the memory
+    padded = np.pad(b, ((0, 0), (top, 0), (side, side))).astype(dtype)
+    ctx = np.zeros((n, h, w), dtype)
     for j, (r, c) in enumerate(template):
-        ctx |= padded[:, top + r:top + r + h, side + c:side + c + w] << j
+        ctx |= padded[:, top + r:top + r + h, side + c:side + c + w] << dtype(j)
     return ctx
 
 
 def context_counts(images, template=TEMPLATE):
     """How often each context was followed by a 0 and by a 1 in ``images``: ``(2**T, 2)``."""
-    ctx, b = contexts(images, template), _bits(images)
-    return np.bincount(2 * ctx.ravel() + b.ravel(), minlength=2 ** (len(template) + 1)).reshape(-1, 2)
+    b = _bits(images)
+    ctx = contexts(b, template).ravel()
+    total = np.bincount(ctx, minlength=2 ** len(template))
+    ones = np.bincount(ctx[b.ravel() == 1], minlength=2 ** len(template))
+    return np.stack([total - ones, ones], axis=1)
 
 
 def code_lengths(counts, images, template=TEMPLATE):
@@ -70,6 +74,7 @@ def code_lengths(counts, images, template=TEMPLATE):
     if counts.shape != (2 ** len(template), 2):
         raise ValueError(f"Expected counts of shape {(2 ** len(template), 2)} from "
                          f"context_counts with the same template, got {counts.shape}.")
-    ctx, b = contexts(images, template), _bits(images)
+    b = _bits(images)
+    ctx = contexts(b, template)
     p = (counts[ctx, b] + 0.5) / (counts[ctx].sum(axis=-1) + 1.0)
     return -np.log2(p).sum(axis=(1, 2))
