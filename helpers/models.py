@@ -110,6 +110,8 @@ class TrainingGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.model.reset_pixel_range()
+        if getattr(self.model, "spread", None) is not None:  # not at on_test_begin: validation
+            self.model.spread.assign([0.0, 0.0])  # runs before on_epoch_end reads it
 
     def on_test_begin(self, logs=None):
         self.model.reset_pixel_range()
@@ -403,10 +405,6 @@ class ConvAutoencoder(GuardedModel):
         # the inputs and of the outputs since the epoch began: equal outputs mean a dead network
         self.spread = tf.Variable([0.0, 0.0], trainable=False, name="spread")
         self.build((None, *self.image_shape))
-
-    def reset_pixel_range(self):
-        super().reset_pixel_range()
-        self.spread.assign([0.0, 0.0])
 
     def __call__(self, x, *args, **kwargs):
         check_images(x, type(self).__name__)  # here, not in call: Keras would wrap the error

@@ -378,7 +378,8 @@ def test_a_dead_autoencoder_is_reported_with_its_cause(jit_compile):
     model.compile(keras.optimizers.Adam(100.0), "mse", jit_compile=jit_compile)
     with pytest.raises(FloatingPointError, match=r"same output for every image in epoch \d.*dead.*"
                                                  r"learning rate too high.*is 100\)"):
-        model.fit(_images(64), _images(64), epochs=3, batch_size=16, verbose=0)
+        model.fit(_images(64), _images(64), epochs=3, batch_size=16, verbose=0,
+                  validation_data=(_images(16, seed=1), _images(16, seed=1)))
 
 
 def test_ordinary_training_is_not_taken_for_divergence():
