@@ -775,6 +775,13 @@ def test_ci_script_stops_with_a_clear_message_when_the_data_is_missing(tmp_path)
     assert f"python3 ran with VAE_DATA_DIR={(tmp_path / 'shared' / 'data').resolve()}\n" in found.stdout
 
 
+def as_python(cell_source):
+    """A notebook cell's source as the Python that IPython runs (``!cmd`` -> ``get_ipython()...``)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell_source)
+
+
 def _imported_modules(source):
     """Top-level names of the modules that Python ``source`` imports."""
     names = set()
@@ -795,7 +802,7 @@ def test_requirements_pin_every_package_that_helpers_and_notebooks_import(requir
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 code = "".join(cell["source"])
-                imported |= _imported_modules(re.sub(r"(?m)^\s*[%!].*$", "", code))  # no magics
+                imported |= _imported_modules(as_python(code))  # !shell and %magic lines
     # IPython comes with jupyter, which requirements.txt pins; the notebooks run only under it.
     third_party = imported - set(sys.stdlib_module_names) - {"helpers", "IPython"}
 

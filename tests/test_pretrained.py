@@ -19,6 +19,7 @@ from helpers.metrics import psnr
 from helpers.models import CVAE, MNIST_NET, VAE, ConvAutoencoder
 
 from .conftest import REPO_ROOT
+from .test_notebook_autoencoder import notebook_autoencoder
 
 tf, keras = config.import_tensorflow()
 
@@ -258,7 +259,7 @@ def test_notebook_01_weights_reproduce_its_test_psnr(shared_data_dir, monkeypatc
     exec(_cell_defining(cells, "transform"), namespace)  # the notebook's own transform
     _, (x_test, _) = load_dataset("cifar10", verbose=False)
     target = namespace["transform"](namespace["to_unit"](x_test)).numpy()
-    model = ConvAutoencoder(input_shape=(32, 32, 3), output_shape=(16, 16, 1), latent_dim=128)
+    model = notebook_autoencoder("01_autoencoder_learns_a_transform.ipynb")(128)  # its own class
     pretrained.load(model, "01_transform")
     pred = model.predict(image_dataset(x_test, batch_size=512, shuffle=False), verbose=0)
     committed = _printed(cells, r"test PSNR (\d+\.\d) dB")
@@ -329,7 +330,7 @@ def test_notebook_02_weights_reproduce_its_test_psnr(shared_data_dir, monkeypatc
     monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
     cells = _notebook("02_autoencoder_on_cifar10.ipynb")
     _, (x_test, _) = load_dataset("cifar10", verbose=False)  # the full run's 10,000 test images
-    ae = _release_asset(ConvAutoencoder(input_shape=(32, 32, 3), latent_dim=256), "02_autoencoder")
+    ae = _release_asset(notebook_autoencoder("02_autoencoder_on_cifar10.ipynb")(256), "02_autoencoder")
     pred = ae.predict(image_dataset(x_test, batch_size=512, shuffle=False), verbose=0)
     committed = _printed(cells, r"latent 256: \d+ epochs in \d+ s; test PSNR (\d+\.\d\d) dB")
     assert psnr(pred, x_test.astype("float32") / 255).mean() == pytest.approx(committed, abs=0.02)
