@@ -61,7 +61,9 @@ REFERENCES = {
     "capacity_loss": lambda r, k, g, c: np.mean(r) + g * abs(np.mean(k) - c),
     "with_label": lambda h, y, n: tf.concat([h, tf.one_hot(y, n)], axis=-1),
     "class_consistency": lambda p, y: np.mean(np.argmax(p, axis=-1) == y),
-    "reconstruction_error": lambda x, r: -np.sum(xlogy(x, r) + xlogy(1 - x, 1 - r), axis=(1, 2, 3)),
+    "reconstruction_error": lambda x, r: -np.sum(xlogy(x, np.clip(r, 1e-6, 1 - 1e-6))
+                                                 + xlogy(1 - x, np.clip(1 - r, 1e-6, 1 - 1e-6)),
+                                                 axis=(1, 2, 3)),
     "roc_auc": roc_auc_score,
     "threshold_for": lambda c, rate: np.sort(c)[int(round((1 - rate) * len(c))) - 1],
 }
@@ -145,6 +147,10 @@ MISTAKES = [
     ("reparameterized_sample",
      lambda mu, lv: _reparameterized(mu, lv, eps=lambda m: tf.random.uniform(tf.shape(m))),
      "standard normal"),
+    ("reparameterized_sample",  # mean 0 and sd 1, but no tails: caught by the share beyond 1.96
+     lambda mu, lv: _reparameterized(mu, lv, eps=lambda m: tf.random.uniform(tf.shape(m), -3 ** 0.5,
+                                                                             3 ** 0.5)),
+     "beyond ±1.96"),
     ("reparameterized_sample", lambda mu, lv: _reparameterized(mu, lv)[0], "wrong shape"),
     ("log_mean_exp", lambda w: np.log(np.mean(np.exp(w), axis=0)), "overflows"),
     ("log_mean_exp", lambda w: logsumexp(w, axis=0), "subtract log k"),
@@ -168,6 +174,7 @@ MISTAKES = [
      "ignores the correlations"),
     ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls, half=1.0), "factor 1/2"),
     ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls, weight=0.5), "used as log σ²"),
+    ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls, weight=0.5, power=1), "in both terms"),
     ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls, power=1), "divided by σ instead"),
     ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls, constant=False), "log 2π"),
     ("gaussian_nll", lambda x, xh, ls: _gauss(x, xh, ls) / np.prod(x.shape[1:]),
@@ -201,6 +208,8 @@ MISTAKES = [
     ("class_consistency", lambda p, y: 100 * np.mean(p.argmax(1) == y), "percentage"),
     ("class_consistency", lambda p, y: p.argmax(1) == y, "one yes/no per sample"),
     ("reconstruction_error", lambda x, r: _bce(x, r, clip=0), "Clip r"),
+    ("reconstruction_error", lambda x, r: -np.sum(xlogy(x, r) + xlogy(1 - x, 1 - r), axis=(1, 2, 3)),
+     "confidently wrong"),
     ("reconstruction_error", lambda x, r: _bce(x, r, reduce=np.mean), "averaged over the pixels"),
     ("reconstruction_error", lambda x, r: _bce(x, r).sum(), "one number for the whole batch"),
     ("reconstruction_error", lambda x, r: -_bce(x, r), "sign is flipped"),
