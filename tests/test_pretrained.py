@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import config, losses, pretrained
-from helpers.data import binarize, image_dataset, load_dataset
+from helpers.data import binarize, image_dataset, load_dataset, to_float
 from helpers.latent import latent_codes, typical_neighbour_distance
 from helpers.metrics import psnr
 from helpers.models import CVAE, MNIST_NET, VAE, ConvAutoencoder
@@ -371,11 +371,11 @@ def test_notebook_06_weights_reproduce_its_rates():
 
     cells = _notebook("06_beta_vae.ipynb")
     images, _ = make_shapes()
-    namespace = {"np": np, "images": images}
+    namespace = {"np": np, "images": images, "QUICK": False}
     exec(_statement(cells, r"^x_all = .*?^x_eval = [^\n]*"), namespace)  # the full run's eval images
-    shapes_net = dict(input_shape=(32, 32, 1), latent_dim=10, filters=(32, 64, 64), hidden_units=256)
+    exec(_statement(cells, r"^LATENT, EPOCHS = .*?^SHAPES_NET = dict\(.*?\)$"), namespace)  # its networks
     for beta in (1, 4, 16):
-        model = _release_asset(VAE(**shapes_net, beta=beta, seed=0), f"06_beta{beta}_seed0")
+        model = _release_asset(VAE(**namespace["SHAPES_NET"], beta=beta, seed=0), f"06_beta{beta}_seed0")
         rate = losses.kl_per_dimension(model, namespace["x_eval"]).sum()  # analytic KL: no sampling
         committed = _printed(cells, rf"beta +{beta}, seed 0: distortion +[\d.]+, rate +(\d+\.\d\d) nats")
         assert rate == pytest.approx(committed, abs=0.02), beta
@@ -385,18 +385,19 @@ def test_notebook_07_weights_reproduce_its_judge_and_class_consistency(shared_da
     monkeypatch.setenv("VAE_DATA_DIR", str(shared_data_dir))
     cells = _notebook("07_conditional_vae.ipynb")
     _, (x_test, y_test) = load_dataset("mnist", verbose=False)
-    namespace = {"np": np, "tf": tf, "keras": keras, "QUICK": False}
+    namespace = {"np": np, "tf": tf, "keras": keras, "QUICK": False, "MNIST_NET": MNIST_NET,
+                 "to_float": to_float, "x_test": x_test}
     exec(_statement(cells, r"^judge = keras\.Sequential\(\[.*?^\]\)"), namespace)  # the notebook's judge
     judge = _release_asset(namespace["judge"], "07_judge")
     accuracy = np.mean(np.argmax(judge.predict(image_dataset(x_test, batch_size=1000, shuffle=False),
                                                verbose=0), axis=1) == y_test)
     assert 100 * accuracy == pytest.approx(_printed(cells, r"classifier test accuracy: (\d+\.\d\d)%"),
                                            abs=0.015)
-    exec(_statement(cells, r"^LATENT = .*?^MNIST_NET = [^\n]*"), namespace)
+    exec(_statement(cells, r"^LATENT = [^\n]*"), namespace)
     exec(_statement(cells, r"^n_per_class = .*?^    return images, judge\.predict[^\n]*"), namespace)
     consistency = []
     for seed in (0, 1, 2):  # the notebook's 10,000 prior samples and their judged classes, β = 2
-        cvae = _release_asset(CVAE(num_classes=10, **namespace["MNIST_NET"], beta=2.0, seed=seed),
+        cvae = _release_asset(CVAE(num_classes=10, **MNIST_NET, beta=2.0, seed=seed),
                               f"07_cvae_beta2_seed{seed}")
         _, probs = namespace["judged_samples"](cvae)
         consistency.append(np.mean(probs.argmax(axis=1) == namespace["labels"]))
