@@ -1,6 +1,6 @@
 """Run each notebook that ships weights with TRAIN = False, in quick mode: the path a learner takes
 to skip the training. nbval (pytest) runs the notebooks as committed, with TRAIN = True; this runs
-the other branch of every training cell, loading weights/ instead. Notebooks 02, 05, 06 and 07
+the other branch of every training cell, loading weights/ instead. Notebooks 02, 05 and 06
 load release assets, which CI, offline and with the placeholder repository name, cannot download:
 there this checks that they say so and fall back to training.
 

@@ -13,8 +13,8 @@ A notebook's full run with ``TRAIN = True`` writes them with ``save``; ``TRAIN =
 them back with ``load``. Quick mode never writes: its short-trained models are not worth shipping,
 and a quick run must not overwrite the full run's weights.
 
-Where the weights files live. Notebooks 01, 03, 04 and 08 keep theirs in git (``IN_GIT``, about
-9 MB together). The models of notebooks 02, 05, 06 and 07 would add about 110 MB, far past a
+Where the weights files live. Notebooks 01, 03, 04, 07 and 08 keep theirs in git (``IN_GIT``,
+about 15 MB together). The models of notebooks 02, 05 and 06 would add about 40 MB, past the
 repository's budget of 20 MB, so their weights files are assets of the GitHub release
 ``RELEASE_TAG``: a full run writes them to ``weights/release/`` (ignored by git; the maintainer
 publishes them with ``gh release create weights-v1 weights/release/*.weights.h5``) and their records
@@ -40,7 +40,7 @@ import numpy as np
 from helpers import colab, config
 
 WEIGHTS_DIR = config.REPO_ROOT / "weights"
-IN_GIT = ("01", "03", "04", "08")  # notebooks whose weights files are committed
+IN_GIT = ("01", "03", "04", "07", "08")  # notebooks whose weights files are committed
 RELEASE_TAG = "weights-v1"
 CACHE_DIR = None  # where downloaded release assets go; None: Keras's cache folder, ~/.keras
 CACHE_SUBDIR = "vae-tutorial-weights"
