@@ -14,7 +14,7 @@ them back with ``load``. Quick mode never writes: its short-trained models are n
 and a quick run must not overwrite the full run's weights.
 
 Where the weights files live. Notebooks 01, 03, 04, 07 and 08 keep theirs in git (``IN_GIT``,
-about 15 MB together). The models of notebooks 02, 05 and 06 would add about 40 MB, past the
+about 15 MB together). The models of notebooks 02, 05 and 06 would add about 46 MB, past the
 repository's budget of 20 MB, so their weights files are assets of the GitHub release
 ``RELEASE_TAG``: a full run writes them to ``weights/release/`` (ignored by git; the maintainer
 publishes them with ``gh release create weights-v1 weights/release/*.weights.h5``) and their records
