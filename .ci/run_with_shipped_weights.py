@@ -9,9 +9,14 @@ there this checks that they say so and fall back to training.
 Stops with the failing cell's error; prints each notebook's time, and the times it printed itself
 for its first figure and for the whole notebook. With VAE_QUICK=0 and every weights file present
 (after full runs, or with the release downloaded) this measures a learner's wait with
-`TRAIN = False`, the README's "skip the training" times.
+`TRAIN = False`, the README's "skip the training" times; `--report FILE` also writes them as a
+Markdown table:
+
+    VAE_QUICK=0 python .ci/run_with_shipped_weights.py --report benchmarks/results/train_false_times.md
 """
 
+import argparse
+import os
 import re
 import sys
 import time
@@ -20,20 +25,47 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO_ROOT / "notebooks"
+FELL_BACK = "Training the model instead"  # helpers.pretrained.load_if_published's note
 SWITCH = "TRAIN = True"
 PRINTED_TIME = re.compile(r"^(First figure|Whole notebook): (\d+) s", re.MULTILINE)
 
 
-def printed_times(notebook):
-    """The times the notebook printed with helpers.notebook.print_time, e.g. "first figure 12 s"."""
-    text = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+def _text(notebook):
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for output in cell.outputs)
-    return ", ".join(f"{label.lower()} {seconds} s" for label, seconds in PRINTED_TIME.findall(text))
+
+
+def printed_times(notebook):
+    """``{"First figure": seconds, "Whole notebook": seconds}``, as the notebook printed them with
+    helpers.notebook.print_time."""
+    return {label: int(seconds) for label, seconds in PRINTED_TIME.findall(_text(notebook))}
+
+
+def write_report(path, rows):
+    sys.path.insert(0, str(REPO_ROOT))
+    from helpers import config
+
+    lines = ["# Notebooks run with `TRAIN = False`", "",
+             "What a learner waits for when the notebook loads the committed full run's weights "
+             "instead of training: the times each notebook printed (from its first cell to its "
+             "first figure, and to its last cell).", "",
+             f"Command: `VAE_QUICK={os.environ.get('VAE_QUICK', '')} python "
+             f".ci/run_with_shipped_weights.py --report {path}`, one notebook at a time.", "",
+             f"Runtime: {config.describe_runtime()}.", "",
+             "| notebook | first figure (s) | whole notebook (s) | trained a model instead |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {times.get('First figure', '–')} | {times.get('Whole notebook', '–')} | "
+              f"{'yes: weights not available' if fell_back else 'no'} |" for name, times, fell_back in rows]
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def main():
-    ran = 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--report", help="write the times as a Markdown table to this file")
+    args = parser.parse_args()
+    rows = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         cells = [cell for cell in notebook.cells if cell.cell_type == "code" and SWITCH in cell.source]
@@ -44,11 +76,16 @@ def main():
         cells[0].source = cells[0].source.replace(SWITCH, "TRAIN = False")
         start = time.perf_counter()
         NotebookClient(notebook, timeout=900, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-        print(f"{path.name}: ran with TRAIN = False in {time.perf_counter() - start:.0f} s "
-              f"({printed_times(notebook)})", flush=True)
-        ran += 1
-    if not ran:
+        times = printed_times(notebook)
+        fell_back = FELL_BACK in _text(notebook)
+        print(f"{path.name}: ran with TRAIN = False in {time.perf_counter() - start:.0f} s ("
+              + ", ".join(f"{label.lower()} {seconds} s" for label, seconds in times.items())
+              + ("; trained a model instead" if fell_back else "") + ")", flush=True)
+        rows.append((path.name, times, fell_back))
+    if not rows:
         sys.exit(f"no notebook in {NOTEBOOKS} sets {SWITCH!r}")
+    if args.report:
+        write_report(args.report, rows)
 
 
 if __name__ == "__main__":
