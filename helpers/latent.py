@@ -261,7 +261,7 @@ def plot_judge_by_radius(scores, title=None):
     kinds, seeds = _by_model(scores)
     names = ["reconstructions of test images"] + [f"test code + {r:g} gaps" for r in RADII]
     radii = [0, *RADII]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
     labels = ("share judged confident", "judge entropy (nats)")
     for index, (ax, label) in enumerate(zip(axes, labels)):
         for kind, colour in zip(kinds, ("C0", "C1", "C2", "C3")):
@@ -278,9 +278,11 @@ def plot_judge_by_radius(scores, title=None):
         ax.set_ylabel(label)
         ax.set_xticks(radii)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower left")  # the upper right holds the real-images line
+    # one legend below both panels: inside either one it would cover the midpoint lines
+    handles, legend_labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
     n_seeds = sorted({len(s) for s in seeds.values()})
     fig.suptitle(title or f"Decoding near test codes: mean ± sd over {n_seeds[-1]} seeds",
                  fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
