@@ -13,6 +13,8 @@ for its first figure and for the whole notebook. With VAE_QUICK=0 and every weig
 Markdown table:
 
     VAE_QUICK=0 python .ci/run_with_shipped_weights.py --report benchmarks/results/train_false_times.md
+
+Numbers (e.g. `08`) run only those notebooks.
 """
 
 import argparse
@@ -43,7 +45,7 @@ def printed_times(notebook):
     return {label: int(seconds) for label, seconds in PRINTED_TIME.findall(_text(notebook))}
 
 
-def write_report(path, rows):
+def write_report(path, rows, numbers):
     sys.path.insert(0, str(REPO_ROOT))
     from helpers import config
 
@@ -52,21 +54,34 @@ def write_report(path, rows):
              "instead of training: the times each notebook printed (from its first cell to its "
              "first figure, and to its last cell).", "",
              f"Command: `VAE_QUICK={os.environ.get('VAE_QUICK', '')} python "
-             f".ci/run_with_shipped_weights.py --report {path}`, one notebook at a time.", "",
+             f".ci/run_with_shipped_weights.py --report {path}{''.join(' ' + n for n in numbers)}`, "
+             "one notebook at a time"
+             + (" (the other rows: the same command without numbers, earlier)." if numbers else "."),
+             "",
              f"Runtime: {config.describe_runtime()}.", "",
              "| notebook | first figure (s) | whole notebook (s) | trained a model instead |",
              "|---|---|---|---|"]
-    lines += [f"| {name} | {times.get('First figure', '–')} | {times.get('Whole notebook', '–')} | "
-              f"{'yes: weights not available' if fell_back else 'no'} |" for name, times, fell_back in rows]
-    Path(path).write_text("\n".join(lines) + "\n")
+    table = {}  # notebook -> row; rows of notebooks not run this time are kept from the last report
+    if Path(path).is_file():
+        table = {line.split(" | ")[0][2:]: line for line in Path(path).read_text().splitlines()
+                 if line.startswith("| 0")}
+    table.update({name: f"| {name} | {times.get('First figure', '–')} | "
+                        f"{times.get('Whole notebook', '–')} | "
+                        f"{'yes: weights not available' if fell_back else 'no'} |"
+                  for name, times, fell_back in rows})
+    Path(path).write_text("\n".join(lines + [table[name] for name in sorted(table)]) + "\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--report", help="write the times as a Markdown table to this file")
+    parser.add_argument("--report", help="write the times as a Markdown table to this file "
+                                         "(rows of notebooks not run this time are kept)")
+    parser.add_argument("numbers", nargs="*", help="the notebooks to run, e.g. 05 08 (default: all)")
     args = parser.parse_args()
     rows = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        if args.numbers and path.name[:2] not in args.numbers:
+            continue
         notebook = nbformat.read(path, as_version=4)
         cells = [cell for cell in notebook.cells if cell.cell_type == "code" and SWITCH in cell.source]
         if not cells:
@@ -85,7 +100,7 @@ def main():
     if not rows:
         sys.exit(f"no notebook in {NOTEBOOKS} sets {SWITCH!r}")
     if args.report:
-        write_report(args.report, rows)
+        write_report(args.report, rows, args.numbers)
 
 
 if __name__ == "__main__":
