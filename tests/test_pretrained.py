@@ -401,7 +401,7 @@ def test_notebook_07_weights_reproduce_its_judge_and_class_consistency(shared_da
                               f"07_cvae_beta2_seed{seed}")
         _, probs = namespace["judged_samples"](cvae)
         consistency.append(np.mean(probs.argmax(axis=1) == namespace["labels"]))
-    committed = _printed(cells, r"\| 2 \| (\d+\.\d\d)% ± ")
+    committed = _printed(cells, r"\| CVAE, β = 2 \| (\d+\.\d\d)% ± ")
     assert 100 * np.mean(consistency) == pytest.approx(committed, abs=0.1)
 
 
